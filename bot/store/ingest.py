@@ -1,0 +1,146 @@
+"""Writing one feed's poll result: items, matches, outbox rows and feed state,
+all in ONE transaction, so a crash never leaves an item seen-but-not-queued.
+
+Dedupe is enforced by the database (unique item key; unique (chat, story) in
+the outbox), not by in-memory state, so restarts and overlapping writers are safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.model import Item, TopicMatch
+from bot.store.dialect import insert_ignore
+from bot.store.feeds import FetchUpdate, apply_fetch_update
+from bot.store.schema import chats, deliveries, items, subscriptions, topic_matches
+
+INSTANT_MODES = ("instant", "both")
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingItem:
+    item: Item
+    canonical_url: str | None
+    story_key: str
+    matches: tuple[TopicMatch, ...]
+    alertable: bool  # False while seeding a new feed or when the item is too old
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    new_items: int
+    matched_items: int
+    alerts_queued: int
+
+
+async def known_keys(engine: AsyncEngine, keys: Sequence[str]) -> set[str]:
+    """Which of these item keys are already stored (to skip matching known items)."""
+    if not keys:
+        return set()
+    found: set[str] = set()
+    async with engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            rows = await conn.execute(select(items.c.key).where(items.c.key.in_(chunk)))
+            found.update(r[0] for r in rows)
+    return found
+
+
+async def save_poll(engine: AsyncEngine, feed_id: int, update: FetchUpdate,
+                    incoming: Sequence[IncomingItem], now: datetime) -> IngestResult:
+    async with engine.begin() as conn:
+        fresh = await _without_known_urls(conn, incoming)
+        inserted = await _insert_items(conn, feed_id, fresh)
+        new = [i for i in fresh if i.item.key in inserted]
+        await _insert_matches(conn, new, inserted)
+        queued = await _enqueue_alerts(conn, [i for i in new if i.alertable and i.matches],
+                                       inserted, now)
+        await apply_fetch_update(conn, feed_id, update, len(new), now)
+    return IngestResult(new_items=len(new), matched_items=sum(1 for i in new if i.matches),
+                        alerts_queued=queued)
+
+
+async def _without_known_urls(conn: AsyncConnection,
+                              incoming: Sequence[IncomingItem]) -> list[IncomingItem]:
+    """Drop items whose canonical URL is stored under another key (a GUID that
+    changed, or the same article in a second feed): same article, not new."""
+    urls = [i.canonical_url for i in incoming if i.canonical_url]
+    known: set[str] = set()
+    for start in range(0, len(urls), 500):
+        rows = await conn.execute(select(items.c.canonical_url).where(
+            items.c.canonical_url.in_(urls[start:start + 500])))
+        known.update(r[0] for r in rows)
+    seen_in_batch: set[str] = set()
+    kept = []
+    for inc in incoming:
+        url = inc.canonical_url
+        if url and (url in known or url in seen_in_batch):
+            continue
+        if url:
+            seen_in_batch.add(url)
+        kept.append(inc)
+    return kept
+
+
+async def _insert_items(conn: AsyncConnection, feed_id: int,
+                        incoming: Sequence[IncomingItem]) -> dict[str, int]:
+    if not incoming:
+        return {}
+    rows = [{
+        "key": i.item.key, "feed_id": feed_id, "guid": i.item.guid, "url": i.item.url,
+        "canonical_url": i.canonical_url, "title": i.item.title, "summary": i.item.summary,
+        "source": i.item.source, "published_at": i.item.published_at,
+        "first_seen_at": i.item.first_seen_at, "story_key": i.story_key,
+    } for i in incoming]
+    # Conflicting rows return nothing, so RETURNING tells exactly which keys are new.
+    result = await conn.execute(
+        insert_ignore(conn, items).returning(items.c.id, items.c.key), rows)
+    return {key: item_id for item_id, key in result.all()}
+
+
+async def _insert_matches(conn: AsyncConnection, new: Sequence[IncomingItem],
+                          ids: dict[str, int]) -> None:
+    rows = [{"item_id": ids[i.item.key], "topic": m.slug, "score": m.score,
+             "hits": json.dumps(sorted({h.term for h in m.hits}), ensure_ascii=False)}
+            for i in new for m in i.matches]
+    if rows:
+        await conn.execute(insert_ignore(conn, topic_matches), rows)
+
+
+async def _enqueue_alerts(conn: AsyncConnection, alertable: Sequence[IncomingItem],
+                          ids: dict[str, int], now: datetime) -> int:
+    if not alertable:
+        return 0
+    slugs = sorted({m.slug for i in alertable for m in i.matches})
+    subs = await conn.execute(
+        select(subscriptions.c.chat_id, subscriptions.c.topic, subscriptions.c.thread_id)
+        .join(chats, chats.c.id == subscriptions.c.chat_id)
+        .where(subscriptions.c.topic.in_(slugs), chats.c.active.is_(True),
+               chats.c.mode.in_(INSTANT_MODES)))
+    by_topic: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    for chat_id, topic, thread_id in subs:
+        by_topic[topic].append((chat_id, thread_id))
+    rows: list[dict[str, object]] = []
+    for inc in alertable:
+        per_chat: dict[int, tuple[list[str], int | None]] = {}
+        for match in inc.matches:
+            for chat_id, thread_id in by_topic.get(match.slug, []):
+                topics, _ = per_chat.setdefault(chat_id, ([], thread_id))
+                topics.append(match.slug)
+        rows.extend({
+            "chat_id": chat_id, "dedupe_key": f"story:{inc.story_key}", "kind": "alert",
+            "item_id": ids[inc.item.key], "topics": ",".join(topics), "thread_id": thread_id,
+            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+        } for chat_id, (topics, thread_id) in per_chat.items())
+    if not rows:
+        return 0
+    result = await conn.execute(
+        insert_ignore(conn, deliveries).returning(deliveries.c.id), rows)
+    return len(result.all())

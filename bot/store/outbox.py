@@ -1,0 +1,129 @@
+"""The outbox's rows: claim what is due, then mark it sent, retried, or given up.
+
+States: pending -> sending -> sent | pending (retry) | failed | dropped.
+A row left in `sending` by a crash goes back to `pending` on start
+(`release_in_flight`): at-least-once, at most one duplicate per message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.model import Item
+from bot.store.schema import deliveries, feeds, items, topic_matches
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    id: int
+    chat_id: int
+    thread_id: int | None
+    kind: str
+    attempts: int  # including this one
+    created_at: datetime
+    topics: tuple[str, ...]
+    item: Item | None
+    highlight_terms: tuple[str, ...]
+    payload: str | None
+
+
+async def release_in_flight(engine: AsyncEngine) -> int:
+    async with engine.begin() as conn:
+        result = await conn.execute(update(deliveries).where(deliveries.c.status == "sending")
+                                    .values(status="pending"))
+        return result.rowcount
+
+
+async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueDelivery]:
+    """Mark up to `limit` due rows `sending` (oldest first) and return them with their items."""
+    async with engine.begin() as conn:
+        ids = [r[0] for r in await conn.execute(
+            select(deliveries.c.id)
+            .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit))]
+        if not ids:
+            return []
+        await conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
+                           .values(status="sending", attempts=deliveries.c.attempts + 1))
+        rows = (await conn.execute(
+            select(deliveries, items.c.key, items.c.title, items.c.summary, items.c.url,
+                   items.c.source, items.c.published_at, items.c.first_seen_at, items.c.guid,
+                   feeds.c.url.label("feed_url"))
+            .select_from(deliveries.outerjoin(items, items.c.id == deliveries.c.item_id)
+                         .outerjoin(feeds, feeds.c.id == items.c.feed_id))
+            .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id))).all()
+        hits: dict[tuple[int, str], list[str]] = {}
+        item_ids = [r.item_id for r in rows if r.item_id is not None]
+        if item_ids:
+            for item_id, topic, terms in await conn.execute(
+                    select(topic_matches.c.item_id, topic_matches.c.topic, topic_matches.c.hits)
+                    .where(topic_matches.c.item_id.in_(item_ids))):
+                hits[(item_id, topic)] = json.loads(terms)
+    out = []
+    for r in rows:
+        topics = tuple(t for t in r.topics.split(",") if t)
+        item = None
+        if r.item_id is not None:
+            item = Item(key=r.key, feed_url=r.feed_url, source=r.source, title=r.title,
+                        summary=r.summary, url=r.url, published_at=r.published_at,
+                        first_seen_at=r.first_seen_at, guid=r.guid)
+        terms = tuple(dict.fromkeys(t for topic in topics
+                                    for t in hits.get((r.item_id, topic), [])))
+        out.append(DueDelivery(id=r.id, chat_id=r.chat_id, thread_id=r.thread_id, kind=r.kind,
+                               attempts=r.attempts, created_at=r.created_at, topics=topics,
+                               item=item, highlight_terms=terms, payload=r.payload))
+    return out
+
+
+async def mark_sent(engine: AsyncEngine, delivery_id: int, message_id: int | None,
+                    now: datetime) -> None:
+    await _set(engine, [delivery_id], status="sent", sent_at=now, message_id=message_id,
+               last_error=None)
+
+
+async def mark_retry(engine: AsyncEngine, delivery_id: int, next_attempt_at: datetime,
+                     error: str) -> None:
+    await _set(engine, [delivery_id], status="pending", next_attempt_at=next_attempt_at,
+               last_error=error[:1000])
+
+
+async def mark_failed(engine: AsyncEngine, delivery_id: int, error: str,
+                      status: str = "failed") -> None:
+    await _set(engine, [delivery_id], status=status, last_error=error[:1000])
+
+
+async def defer_chat(engine: AsyncEngine, chat_id: int, until: datetime, error: str) -> None:
+    """A 429 for one chat: push all of that chat's pending rows back, drop none."""
+    async with engine.begin() as conn:
+        await conn.execute(update(deliveries).where(and_(
+            deliveries.c.chat_id == chat_id, deliveries.c.status.in_(("pending", "sending")),
+            deliveries.c.next_attempt_at < until)).values(
+                status="pending", next_attempt_at=until, last_error=error[:1000]))
+
+
+async def fail_chat(engine: AsyncEngine, chat_id: int, error: str) -> int:
+    """The chat is gone (blocked, kicked, not found): settle its queue as failed."""
+    async with engine.begin() as conn:
+        result = await conn.execute(update(deliveries).where(
+            deliveries.c.chat_id == chat_id, deliveries.c.status.in_(("pending", "sending")))
+            .values(status="failed", last_error=error[:1000]))
+        return result.rowcount
+
+
+async def counts_by_status(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(deliveries.c.status, func.count())
+                                  .group_by(deliveries.c.status))
+        return {status: int(n) for status, n in rows}
+
+
+async def _set(engine: AsyncEngine, ids: Sequence[int], **values: object) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(deliveries).where(deliveries.c.id.in_(list(ids)))
+                           .values(**values))

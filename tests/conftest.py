@@ -1,0 +1,32 @@
+"""Shared fixtures: databases (SQLite always; PostgreSQL when
+NEWSBOT_TEST_POSTGRES_URL is set, as .ci/run does), the feed server and the
+Telegram Bot API emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.engine import create_engine, migrate
+from tests.support.databases import POSTGRES_ENV, database_url, postgres_base_url
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "postgresql" and not postgres_base_url():
+        pytest.skip(f"PostgreSQL run needs {POSTGRES_ENV} (CI sets it)")
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(db_url)
+    await migrate(eng)
+    yield eng
+    await eng.dispose()
