@@ -1,0 +1,187 @@
+"""HTTP for feeds: conditional GET, timeouts, size caps, politeness; outcomes as values.
+
+Owns: one shared httpx.AsyncClient, the global and per-host concurrency limits,
+and turning every way a request can go wrong into a `FetchError` value. Must
+not: parse feeds, touch the database, or raise for a bad feed (one feed's
+failure never stops a cycle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+import bot
+
+log = logging.getLogger(__name__)
+
+PROJECT_URL = "https://github.com/newsbot/newsbot"
+DEFAULT_USER_AGENT = f"newsbot/{bot.__version__} (+{PROJECT_URL})"
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    cache_max_age: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    url: str
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchError:
+    url: str
+    kind: str  # timeout | connect | tls | http | too-large | scheme | protocol
+    message: str
+    status: int | None = None
+    retry_after: timedelta | None = None
+
+
+FetchOutcome = Fetched | NotModified | FetchError
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    timeout: timedelta = timedelta(seconds=20)
+    max_body_bytes: int = 10_000_000
+    max_concurrency: int = 20
+    per_host: int = 2
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+class Fetcher:
+    """Fetches feed documents politely; use as an async context manager."""
+
+    def __init__(self, limits: FetchLimits) -> None:
+        self.limits = limits
+        seconds = limits.timeout.total_seconds()
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            headers={"User-Agent": limits.user_agent or DEFAULT_USER_AGENT,
+                     "Accept": "application/rss+xml, application/atom+xml, application/xml;"
+                               "q=0.9, text/xml;q=0.8, */*;q=0.5"},
+            limits=httpx.Limits(max_connections=limits.max_concurrency,
+                                max_keepalive_connections=limits.max_concurrency),
+        )
+        self._global = asyncio.Semaphore(limits.max_concurrency)
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(limits.per_host))
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, etag: str | None = None,
+                    last_modified: str | None = None) -> FetchOutcome:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            return FetchError(url, "scheme",
+                              f"only http and https are fetched, not {parts.scheme!r}")
+        host = (parts.hostname or "").lower()
+        async with self._global, self._hosts[host]:
+            try:
+                # A hard ceiling on the whole exchange: httpx's timeouts are per operation,
+                # so a server trickling one byte a second would otherwise never time out.
+                async with asyncio.timeout(self.limits.timeout.total_seconds() * 2):
+                    return await self._get(url, etag, last_modified)
+            except TimeoutError:
+                return FetchError(url, "timeout", "no complete response in time")
+            except httpx.TimeoutException as exc:
+                return FetchError(url, "timeout", f"{type(exc).__name__}")
+            except httpx.TooManyRedirects:
+                return FetchError(url, "http", f"more than {MAX_REDIRECTS} redirects")
+            except httpx.ConnectError as exc:
+                kind = "tls" if "SSL" in str(exc) or "certificate" in str(exc) else "connect"
+                return FetchError(url, kind, _first_line(exc))
+            except httpx.HTTPError as exc:
+                return FetchError(url, "protocol", f"{type(exc).__name__}: {_first_line(exc)}")
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchOutcome:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        async with self._client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304:
+                return NotModified(url, response.headers.get("ETag") or etag,
+                                   response.headers.get("Last-Modified") or last_modified)
+            if response.status_code >= 400:
+                return FetchError(url, "http", f"HTTP {response.status_code}",
+                                  status=response.status_code,
+                                  retry_after=parse_retry_after(
+                                      response.headers.get("Retry-After"), datetime.now(UTC)))
+            declared = response.headers.get("Content-Length")
+            cap = self.limits.max_body_bytes
+            if declared and declared.isdigit() and int(declared) > cap:
+                return FetchError(url, "too-large", f"Content-Length {declared} > {cap} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            # aiter_bytes yields DEcompressed data, so this also stops gzip bombs.
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    return FetchError(url, "too-large", f"body over {cap} bytes")
+                chunks.append(chunk)
+            return Fetched(
+                url=url, final_url=str(response.url), status=response.status_code,
+                body=b"".join(chunks), content_type=response.headers.get("Content-Type"),
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                cache_max_age=parse_max_age(response.headers.get("Cache-Control")))
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - now, timedelta(0))
+
+
+def parse_max_age(value: str | None) -> timedelta | None:
+    if not value:
+        return None
+    for part in value.split(","):
+        name, _, arg = part.strip().partition("=")
+        if name.lower() == "max-age" and arg.strip().isdigit():
+            return timedelta(seconds=int(arg.strip()))
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
