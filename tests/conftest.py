@@ -4,6 +4,7 @@ Telegram Bot API emulator."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ DATABASES = ["sqlite", "postgresql"]
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "postgresql" and not postgres_base_url():
+        if os.environ.get("NEWSBOT_REQUIRE_POSTGRES"):
+            pytest.fail(f"NEWSBOT_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
         pytest.skip(f"PostgreSQL run needs {POSTGRES_ENV} (CI sets it)")
     with database_url(request.param, tmp_path) as url:
         yield url
