@@ -7,7 +7,7 @@ durations are `timedelta`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class ParsedFeed:
     link: str | None
     items: tuple[ParsedItem, ...]
     ttl_minutes: int | None = None
+    update_period: timedelta | None = None  # sy:updatePeriod / sy:updateFrequency
     problem: str | None = None  # set when the document was malformed (bozo) but usable
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,28 +27,57 @@ class FeedState:
     last_status: str | None
     last_success_at: datetime | None
     item_count: int
+    fetch_url: str | None = None
+    disabled_reason: str | None = None
+    interval: timedelta | None = None
+    avg_new_gap: timedelta | None = None
+    failing_since: datetime | None = None
+    flagged_at: datetime | None = None
+    last_new_item_at: datetime | None = None
+    last_fetched_at: datetime | None = None
+    last_error: str | None = None
+    polls: int = 0
+
+    @property
+    def poll_url(self) -> str:
+        return self.fetch_url or self.url
 
 
 @dataclass(frozen=True, slots=True)
 class FetchUpdate:
-    """What one poll learned about a feed, written with the items in one transaction."""
+    """What one poll learned about a feed, written with the items in one transaction.
 
-    status: str  # "ok", "not-modified", or a short failure label
+    Optional fields left None are not changed."""
+
+    status: str  # "ok", "not-modified", "failed", "gone"
     success: bool
     etag: str | None
     last_modified: str | None
     error: str | None
     next_poll_at: datetime
+    fetch_url: str | None = None
+    disabled_reason: str | None = None
+    interval: timedelta | None = None
+    avg_new_gap: timedelta | None = None
+    flagged: bool | None = None  # True: admins told now; False: recovered (cleared)
 
 
-def _state(row: object) -> FeedState:
-    m = row._mapping  # type: ignore[attr-defined]
+def _seconds(value: Any) -> timedelta | None:
+    return None if value is None else timedelta(seconds=float(value))
+
+
+def _state(row: Any) -> FeedState:
+    m = row._mapping
     return FeedState(
         id=m["id"], url=m["url"], name=m["name"], etag=m["etag"],
         last_modified=m["last_modified"], seeded=bool(m["seeded"]),
         next_poll_at=m["next_poll_at"], consecutive_failures=m["consecutive_failures"],
         last_status=m["last_status"], last_success_at=m["last_success_at"],
-        item_count=m["item_count"],
+        item_count=m["item_count"], fetch_url=m["fetch_url"],
+        disabled_reason=m["disabled_reason"], interval=_seconds(m["interval_seconds"]),
+        avg_new_gap=_seconds(m["avg_new_gap_seconds"]), failing_since=m["failing_since"],
+        flagged_at=m["flagged_at"], last_new_item_at=m["last_new_item_at"],
+        last_fetched_at=m["last_fetched_at"], last_error=m["last_error"], polls=m["polls"],
     )
 
 
@@ -57,7 +87,7 @@ async def sync_feeds(engine: AsyncEngine, configured: Sequence[tuple[str, str]])
         for url, name in configured:
             await conn.execute(
                 insert_ignore(conn, feeds).values(url=url, name=name, consecutive_failures=0,
-                                                  seeded=False, item_count=0))
+                                                  seeded=False, item_count=0, polls=0))
             await conn.execute(update(feeds).where(feeds.c.url == url).values(name=name))
 
 
@@ -69,26 +99,53 @@ async def feed_states(engine: AsyncEngine, urls: Sequence[str] | None = None) ->
         return [_state(row) for row in await conn.execute(query)]
 
 
-async def due_feeds(engine: AsyncEngine, urls: Sequence[str], now: datetime) -> list[FeedState]:
-    """Configured feeds whose next poll time has come (never polled counts as due)."""
-    states = await feed_states(engine, urls)
-    return [s for s in states if s.next_poll_at is None or s.next_poll_at <= now]
+async def due_feeds(engine: AsyncEngine, urls: Sequence[str], now: datetime,
+                    limit: int | None = None) -> list[FeedState]:
+    """Configured, enabled feeds whose next poll time has come, most overdue first
+    (never polled counts as due). `limit` keeps one cycle bounded after downtime:
+    the rest are simply still due on the next tick, so a restart does not stampede."""
+    states = [s for s in await feed_states(engine, urls)
+              if s.disabled_reason is None and (s.next_poll_at is None or s.next_poll_at <= now)]
+    states.sort(key=lambda s: (s.next_poll_at is not None, s.next_poll_at or now))
+    return states[:limit] if limit else states
 
 
-async def apply_fetch_update(conn: AsyncConnection, feed_id: int, upd: FetchUpdate,
+async def apply_fetch_update(conn: AsyncConnection, state: FeedState, upd: FetchUpdate,
                              new_items: int, now: datetime) -> None:
     values: dict[str, object] = {
         "last_status": upd.status,
         "last_fetched_at": now,
         "next_poll_at": upd.next_poll_at,
         "last_error": upd.error,
+        "polls": feeds.c.polls + 1,
     }
     if upd.success:
         values |= {"last_success_at": now, "consecutive_failures": 0, "seeded": True,
                    "etag": upd.etag, "last_modified": upd.last_modified,
-                   "item_count": feeds.c.item_count + new_items}
+                   "item_count": feeds.c.item_count + new_items, "failing_since": None}
         if new_items:
             values["last_new_item_at"] = now
     else:
         values["consecutive_failures"] = feeds.c.consecutive_failures + 1
-    await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+        if state.failing_since is None:
+            values["failing_since"] = now
+    if upd.fetch_url is not None:
+        values["fetch_url"] = upd.fetch_url
+    if upd.disabled_reason is not None:
+        values["disabled_reason"] = upd.disabled_reason
+    if upd.interval is not None:
+        values["interval_seconds"] = int(upd.interval.total_seconds())
+    if upd.avg_new_gap is not None:
+        values["avg_new_gap_seconds"] = upd.avg_new_gap.total_seconds()
+    if upd.flagged is True:
+        values["flagged_at"] = now
+    elif upd.flagged is False:
+        values["flagged_at"] = None
+    await conn.execute(update(feeds).where(feeds.c.id == state.id).values(**values))
+
+
+async def enable_feeds(engine: AsyncEngine, urls: Sequence[str]) -> None:
+    """Clear a disabled reason (e.g. after the operator edited the config)."""
+    async with engine.begin() as conn:
+        await conn.execute(update(feeds).where(feeds.c.url.in_(list(urls)))
+                           .values(disabled_reason=None))

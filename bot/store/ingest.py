@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.model import Item, TopicMatch
 from bot.store.dialect import insert_ignore
-from bot.store.feeds import FetchUpdate, apply_fetch_update
+from bot.store.feeds import FeedState, FetchUpdate, apply_fetch_update
 from bot.store.schema import chats, deliveries, items, subscriptions, topic_matches
 
 INSTANT_MODES = ("instant", "both")
@@ -53,16 +53,27 @@ async def known_keys(engine: AsyncEngine, keys: Sequence[str]) -> set[str]:
     return found
 
 
-async def save_poll(engine: AsyncEngine, feed_id: int, update: FetchUpdate,
-                    incoming: Sequence[IncomingItem], now: datetime) -> IngestResult:
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for an operator (feed failing, recovered, gone), queued like any other."""
+
+    chat_id: int
+    dedupe_key: str
+    text: str  # Telegram HTML, already escaped
+
+
+async def save_poll(engine: AsyncEngine, state: FeedState, update: FetchUpdate,
+                    incoming: Sequence[IncomingItem], now: datetime, *,
+                    notices: Sequence[Notice] = ()) -> IngestResult:
     async with engine.begin() as conn:
         fresh = await _without_known_urls(conn, incoming)
-        inserted = await _insert_items(conn, feed_id, fresh)
+        inserted = await _insert_items(conn, state.id, fresh)
         new = [i for i in fresh if i.item.key in inserted]
         await _insert_matches(conn, new, inserted)
         queued = await _enqueue_alerts(conn, [i for i in new if i.alertable and i.matches],
                                        inserted, now)
-        await apply_fetch_update(conn, feed_id, update, len(new), now)
+        await apply_fetch_update(conn, state, update, len(new), now)
+        await enqueue_notices(conn, notices, now)
     return IngestResult(new_items=len(new), matched_items=sum(1 for i in new if i.matches),
                         alerts_queued=queued)
 
@@ -144,3 +155,13 @@ async def _enqueue_alerts(conn: AsyncConnection, alertable: Sequence[IncomingIte
     result = await conn.execute(
         insert_ignore(conn, deliveries).returning(deliveries.c.id), rows)
     return len(result.all())
+
+
+async def enqueue_notices(conn: AsyncConnection, notices: Sequence[Notice],
+                          now: datetime) -> None:
+    if notices:
+        await conn.execute(insert_ignore(conn, deliveries), [{
+            "chat_id": n.chat_id, "dedupe_key": n.dedupe_key, "kind": "notice",
+            "item_id": None, "topics": "", "thread_id": None, "payload": n.text,
+            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+        } for n in notices])

@@ -70,6 +70,14 @@ feeds = Table(
     Column("next_poll_at", UTCDateTime),
     Column("seeded", Boolean, nullable=False, default=False),
     Column("item_count", Integer, nullable=False, default=0),
+    # 0002: scheduling and health
+    Column("fetch_url", String(2048)),  # after a permanent redirect; NULL = url
+    Column("disabled_reason", Text),  # e.g. 410 Gone: not polled until the config changes
+    Column("interval_seconds", Integer),  # the adaptive interval now in force
+    Column("avg_new_gap_seconds", Float),  # EWMA of the time between polls with new items
+    Column("failing_since", UTCDateTime),
+    Column("flagged_at", UTCDateTime),  # admins were told it is failing
+    Column("polls", Integer, nullable=False, default=0),
 )
 
 items = Table(

@@ -12,7 +12,7 @@ from bot.model import Hit, Item, TopicMatch
 from bot.store import chats as chat_store
 from bot.store import outbox
 from bot.store.engine import migrate
-from bot.store.feeds import FetchUpdate, due_feeds, feed_states, sync_feeds
+from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states, sync_feeds
 from bot.store.ingest import IncomingItem, known_keys, save_poll
 from bot.store.schema import chats, deliveries, metadata
 
@@ -36,9 +36,9 @@ def ok_update(etag: str | None = None) -> FetchUpdate:
                        next_poll_at=NOW + timedelta(minutes=10))
 
 
-async def feed_id(engine: AsyncEngine) -> int:
+async def feed_id(engine: AsyncEngine) -> FeedState:
     await sync_feeds(engine, [(FEED, "Example")])
-    return (await feed_states(engine))[0].id
+    return (await feed_states(engine))[0]
 
 
 async def subscribed_chat(engine: AsyncEngine, chat_id: int, topics: list[str],
@@ -57,7 +57,7 @@ async def test_migrations_create_the_schema_the_code_queries(engine: AsyncEngine
     for table in metadata.sorted_tables:
         assert table.name in tables
         assert {c.name for c in table.columns} == tables[table.name], table.name
-    assert await migrate(engine) == "0001"  # idempotent: a second start changes nothing
+    assert await migrate(engine) == "0002"  # idempotent: a second start changes nothing
 
 
 async def test_sync_feeds_is_idempotent_and_follows_renames(engine: AsyncEngine) -> None:
@@ -127,12 +127,16 @@ async def test_failures_count_and_keep_validators(engine: AsyncEngine) -> None:
     failed = FetchUpdate(status="failed", success=False, etag="ignored", last_modified=None,
                          error="timeout", next_poll_at=NOW + timedelta(hours=1))
     await save_poll(engine, fid, failed, [], NOW)
-    await save_poll(engine, fid, failed, [], NOW)
+    fid = (await feed_states(engine))[0]
+    assert fid.failing_since == NOW
+    await save_poll(engine, fid, failed, [], NOW + timedelta(minutes=1))
     state = (await feed_states(engine))[0]
     assert (state.consecutive_failures, state.etag, state.last_status) == (2, "etag-1", "failed")
+    assert state.failing_since == NOW  # the first failure of the run, not the latest
     assert await due_feeds(engine, [FEED], NOW) == []
     await save_poll(engine, fid, ok_update("etag-2"), [], NOW)
-    assert (await feed_states(engine))[0].consecutive_failures == 0
+    state = (await feed_states(engine))[0]
+    assert (state.consecutive_failures, state.failing_since, state.polls) == (0, None, 4)
 
 
 async def test_outbox_claim_mark_and_crash_recovery(engine: AsyncEngine) -> None:
