@@ -37,6 +37,9 @@ class Fetched:
     etag: str | None
     last_modified: str | None
     cache_max_age: timedelta | None
+    moved_to: str | None = None  # set after only permanent (301/308) redirects
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class NotModified:
     url: str
     etag: str | None
     last_modified: str | None
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +132,12 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         async with self._client.stream("GET", url, headers=headers) as response:
+            moved_to = _permanent_target(response)
             if response.status_code == 304:
+                # A 304 may omit a validator it did not change: keep the one we sent.
                 return NotModified(url, response.headers.get("ETag") or etag,
-                                   response.headers.get("Last-Modified") or last_modified)
+                                   response.headers.get("Last-Modified") or last_modified,
+                                   moved_to=moved_to)
             if response.status_code >= 400:
                 return FetchError(url, "http", f"HTTP {response.status_code}",
                                   status=response.status_code,
@@ -153,7 +160,16 @@ class Fetcher:
                 body=b"".join(chunks), content_type=response.headers.get("Content-Type"),
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
-                cache_max_age=parse_max_age(response.headers.get("Cache-Control")))
+                cache_max_age=parse_max_age(response.headers.get("Cache-Control")),
+                moved_to=moved_to)
+
+
+def _permanent_target(response: httpx.Response) -> str | None:
+    """The final URL when every redirect on the way was permanent (301/308): a
+    302/307 is temporary and must not change where we poll."""
+    if response.history and all(r.status_code in (301, 308) for r in response.history):
+        return str(response.url)
+    return None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:

@@ -1,0 +1,170 @@
+"""The `newsbot` command. The only place that reads the environment, configures
+logging and decides exit codes (0 ok, 1 runtime failure, 2 bad config or usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from bot import __version__
+from bot import config as config_module
+from bot.errors import AlreadyRunningError, ConfigError, StoreError
+from bot.feeds.report import feed_rows, format_table
+from bot.logs import configure_logging
+from bot.matching import explanation_to_dict
+from bot.scheduler import Service, Settings
+from bot.store.engine import DEFAULT_DATABASE_URL, create_engine, migrate
+from bot.store.feeds import FeedState, feed_states, sync_feeds
+from bot.stories.cli import stories_json_lines
+from bot.telegram_ui.app import DEFAULT_API_URL
+
+log = logging.getLogger("bot")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_CONFIG
+    secrets = [v for k, v in env.items()
+               if k in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "NEWSBOT_TEST_POSTGRES_URL") and v]
+    configure_logging(args.log_level, secrets)
+    path = config_module.resolve_path(args.config, env)
+    try:
+        cfg = config_module.load(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    handler = _COMMANDS[args.command]
+    try:
+        return handler(args, cfg, env)
+    except (StoreError, AlreadyRunningError) as exc:
+        log.error("%s", exc)
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description=__doc__.splitlines()[0]
+                                     if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config file (default: $NEWSBOT_CONFIG or "
+                                         "config/newsbot.toml)")
+    common.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", parents=[common], help="run the service")
+    run.add_argument("--once", action="store_true",
+                     help="poll every feed once, deliver what is due, exit")
+    sub.add_parser("check-config", parents=[common], help="validate the config file")
+    match = sub.add_parser("match", parents=[common],
+                           help="match JSON lines from stdin against the topics")
+    match.add_argument("--explain", action="store_true", help="show why each topic matched")
+    sub.add_parser("stories", parents=[common],
+                   help="group JSON lines from stdin into stories")
+    sub.add_parser("feeds", parents=[common], help="print the state of every configured feed")
+    return parser
+
+
+def _settings(env: Mapping[str, str]) -> Settings:
+    return Settings(database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+                    telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+                    telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_API_URL)
+
+
+def _run(args: argparse.Namespace, cfg: config_module.AppConfig,
+         env: Mapping[str, str]) -> int:
+    service = Service(cfg, _settings(env))
+    if args.once:
+        report = asyncio.run(service.run_once())
+        log.info("%s", report.summary())
+        return EXIT_OK
+    asyncio.run(_run_until_signalled(service))
+    return EXIT_OK
+
+
+async def _run_until_signalled(service: Service) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.run_forever(stop)
+
+
+def _check_config(args: argparse.Namespace, cfg: config_module.AppConfig,
+                  env: Mapping[str, str]) -> int:
+    print(f"{cfg.path}: ok: {len(cfg.feeds)} feeds, {len(cfg.topics)} topics "
+          f"({', '.join(cfg.topic_slugs)})")
+    return EXIT_OK
+
+
+def _match(args: argparse.Namespace, cfg: config_module.AppConfig,
+           env: Mapping[str, str]) -> int:
+    for lineno, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError("not a JSON object")
+            title, summary = str(record.get("title") or ""), str(record.get("summary") or "")
+        except (ValueError, TypeError) as exc:
+            print(json.dumps({"id": None, "line": lineno, "error": f"bad input: {exc}"}))
+            continue
+        out: dict[str, object] = {"id": record.get("id")}
+        if args.explain:
+            explanations = cfg.matcher.explain(title, summary)
+            out["topics"] = [e.slug for e in explanations if e.matched]
+            out["explain"] = [explanation_to_dict(e) for e in explanations]
+        else:
+            out["topics"] = [m.slug for m in cfg.matcher.match(title, summary)]
+        print(json.dumps(out, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _stories(args: argparse.Namespace, cfg: config_module.AppConfig,
+             env: Mapping[str, str]) -> int:
+    for out in stories_json_lines(sys.stdin):
+        print(out)
+    return EXIT_OK
+
+
+def _feeds(args: argparse.Namespace, cfg: config_module.AppConfig,
+           env: Mapping[str, str]) -> int:
+    async def read() -> list[FeedState]:
+        engine = create_engine(_settings(env).database_url)
+        try:
+            await migrate(engine)
+            await sync_feeds(engine, [(f.url, f.name) for f in cfg.feeds])
+            return await feed_states(engine, [f.url for f in cfg.feeds])
+        finally:
+            await engine.dispose()
+
+    states = asyncio.run(read())
+    print(format_table(feed_rows(states, datetime.now(UTC))))
+    failing = sum(1 for s in states if s.consecutive_failures or s.disabled_reason)
+    print(f"\n{len(states)} feeds, {failing} failing or disabled")
+    return EXIT_OK
+
+
+_COMMANDS = {"run": _run, "check-config": _check_config, "match": _match, "stories": _stories,
+             "feeds": _feeds}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,121 @@
+"""PURE: feed bytes + response headers -> ParsedFeed. The only place feedparser runs.
+
+Feed text is untrusted: every field is bounded here, before anything else sees
+it. feedparser is always given bytes, never a URL (it must not do network I/O).
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from bot.model import ParsedFeed, ParsedItem
+from bot.summary import html_to_text
+
+MAX_ITEMS = 500
+MAX_TITLE = 1_000
+MAX_HTML = 100_000
+MAX_URL = 2_048
+MAX_GUID = 1_000
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse one document. Never raises for bad input: a broken document gives
+    `ParsedFeed(items=(), problem=...)`."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True,
+                                  resolve_relative_uris=True)
+    except Exception as exc:  # feedparser is fed hostile bytes: contain anything
+        return ParsedFeed(title=None, link=None, items=(),
+                          problem=f"parser crashed: {type(exc).__name__}")
+    feed: Any = parsed.get("feed", {})
+    entries: list[Any] = list(parsed.get("entries", []))[:MAX_ITEMS]
+    problem = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        problem = f"{type(exc).__name__}: {str(exc)[:200]}" if exc else "malformed document"
+    if not entries and not parsed.get("version"):
+        problem = f"not a feed ({problem})" if problem else "not a feed"
+    return ParsedFeed(
+        title=_text(feed.get("title"), MAX_TITLE),
+        link=_url(feed.get("link")),
+        items=tuple(_item(e) for e in entries),
+        ttl_minutes=_int(feed.get("ttl")),
+        update_period=_update_period(feed.get("sy_updateperiod"),
+                                     feed.get("sy_updatefrequency")),
+        problem=problem,
+    )
+
+
+def _item(entry: Any) -> ParsedItem:
+    content = entry.get("content") or []
+    content_html = "".join(str(c.get("value", "")) for c in content if isinstance(c, dict))
+    source: Any = entry.get("source") or {}
+    title = _text(entry.get("title"), MAX_TITLE) or ""
+    detail: Any = entry.get("title_detail") or {}
+    if detail.get("type") == "text/html":
+        title = html_to_text(title)[:MAX_TITLE]
+    return ParsedItem(
+        guid=_text(entry.get("id"), MAX_GUID),
+        link=_url(entry.get("link")),
+        title=title,
+        summary_html=(_text(entry.get("summary"), MAX_HTML) or ""),
+        content_html=content_html[:MAX_HTML],
+        # dict.get, not entry.get: FeedParserDict's own fallback mapping warns on every call.
+        published_at=_date(dict.get(entry, "published_parsed")
+                           or dict.get(entry, "updated_parsed")),
+        author=_text(entry.get("author"), 200),
+        source_url=_url(source.get("href") if isinstance(source, dict) else None),
+        source_title=_text(source.get("title") if isinstance(source, dict) else None, 200),
+    )
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text[:limit] or None
+
+
+def _url(value: Any) -> str | None:
+    text = _text(value, MAX_URL)
+    if text and text.lower().startswith(("http://", "https://")):
+        return text
+    return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+_PERIODS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1),
+            "weekly": timedelta(weeks=1), "monthly": timedelta(days=30),
+            "yearly": timedelta(days=365)}
+
+
+def _update_period(period: Any, frequency: Any) -> timedelta | None:
+    """sy:updatePeriod=hourly with sy:updateFrequency=2 means every 30 minutes."""
+    base = _PERIODS.get(str(period).strip().lower()) if period else None
+    if base is None:
+        return None
+    return base / (_int(frequency) or 1)
+
+
+def _date(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
