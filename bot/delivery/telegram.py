@@ -1,0 +1,121 @@
+"""Sending through the Bot API (python-telegram-bot), with every error mapped to
+an outcome value the outbox drainer can act on.
+
+PTB gotcha: BadRequest and TimedOut subclass NetworkError, so permanent errors
+are caught first; otherwise a bad message would be retried forever.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol, TextIO
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    after: timedelta | None  # None: the drainer chooses a backoff
+    reason: str
+    flood: bool = False  # a 429: hold the whole chat for `after`
+
+
+@dataclass(frozen=True, slots=True)
+class ChatGone:
+    reason: str  # blocked, kicked, deactivated, chat not found
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMoved:
+    new_chat_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+    bad_markup: bool  # "can't parse entities": resend as plain text
+
+
+SendOutcome = Sent | RetryLater | ChatGone | ChatMoved | Rejected
+
+_GONE_MARKERS = ("chat not found", "bot was blocked", "bot was kicked", "user is deactivated",
+                 "bot is not a member", "have no rights to send", "group chat was deactivated",
+                 "bot can't initiate conversation", "peer_id_invalid")
+
+
+class Sender(Protocol):
+    async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                   preview: bool) -> SendOutcome: ...
+
+
+class TelegramSender:
+    """Sends one message with PTB's Bot; never raises for Telegram's answers."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                   preview: bool) -> SendOutcome:
+        try:
+            message = await self._bot.send_message(
+                chat_id=chat_id, text=text, parse_mode=ParseMode.HTML if html else None,
+                message_thread_id=thread_id,
+                link_preview_options=LinkPreviewOptions(is_disabled=not preview))
+        except RetryAfter as exc:
+            return RetryLater(_seconds(exc), "429 Too Many Requests", flood=True)
+        except ChatMigrated as exc:
+            return ChatMoved(exc.new_chat_id)
+        except Forbidden as exc:
+            return ChatGone(exc.message)
+        except BadRequest as exc:  # before NetworkError: BadRequest is a subclass
+            text_lower = exc.message.lower()
+            if any(marker in text_lower for marker in _GONE_MARKERS):
+                return ChatGone(exc.message)
+            return Rejected(exc.message, bad_markup="can't parse entities" in text_lower)
+        except InvalidToken as exc:
+            return RetryLater(timedelta(minutes=5), f"invalid token: {exc.message}")
+        except TimedOut as exc:
+            return RetryLater(None, f"timed out: {exc.message}")
+        except NetworkError as exc:
+            return RetryLater(None, f"network: {exc.message}")
+        except TelegramError as exc:
+            return RetryLater(None, f"{type(exc).__name__}: {exc.message}")
+        return Sent(message.message_id)
+
+
+class ConsoleSender:
+    """No bot token: alerts go to stdout, one block each, so the rest runs the same."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stdout
+        self._count = 0
+
+    async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                   preview: bool) -> SendOutcome:
+        self._count += 1
+        self._stream.write(f"{text}\n{'-' * 60}\n")
+        self._stream.flush()
+        return Sent(self._count)
+
+
+def _seconds(exc: RetryAfter) -> timedelta:
+    value = exc._retry_after  # the timedelta PTB keeps; the public attr warns about units
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))

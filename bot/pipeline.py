@@ -1,0 +1,247 @@
+"""One poll cycle: fetch -> parse -> keys -> match -> store -> enqueue.
+
+Owns the order of those steps and the per-feed error boundary: every feed's
+outcome is a value in the cycle report; one broken feed never stops the others.
+Must not: send messages (the outbox drainer does) or read the clock (`now` is
+passed in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import AppConfig, FeedConfig
+from bot.feeds.fetch import Fetcher, FetchError, NotModified
+from bot.feeds.parse import parse_feed
+from bot.feeds.schedule import (
+    Bounds,
+    backoff,
+    jittered,
+    next_interval,
+    publisher_hint,
+    should_flag,
+    updated_gap_average,
+)
+from bot.model import Item, ParsedItem
+from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states
+from bot.store.ingest import IncomingItem, IngestResult, Notice, known_keys, save_poll
+from bot.stories import StoryCandidate, StoryGrouper, canonical_url, item_key, resolve_source_url
+from bot.summary import summarize
+
+log = logging.getLogger(__name__)
+
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+
+@dataclass(slots=True)
+class PipelineDeps:
+    engine: AsyncEngine
+    fetcher: Fetcher
+    config: AppConfig
+    grouper: StoryGrouper
+    notice_chats: tuple[int, ...] = ()  # where operator notices go (admins, or the console)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResult:
+    url: str
+    status: str  # ok | not-modified | failed
+    new_items: int = 0
+    alerts_queued: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class CycleReport:
+    started_at: datetime
+    results: list[FeedResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def items_new(self) -> int:
+        return sum(r.new_items for r in self.results)
+
+    @property
+    def alerts_queued(self) -> int:
+        return sum(r.alerts_queued for r in self.results)
+
+    def summary(self) -> str:
+        return (f"cycle: {len(self.results)} feeds polled, {self.count('ok')} ok, "
+                f"{self.count('not-modified')} not modified, {self.count('failed')} failed; "
+                f"{self.items_new} new items, {self.alerts_queued} alerts queued")
+
+
+async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -> CycleReport:
+    """Poll the feeds that are due (or all of them) concurrently, within the fetcher's limits."""
+    configured = {f.url: f for f in deps.config.feeds if f.enabled}
+    if poll_all:
+        states = await feed_states(deps.engine, list(configured))
+    else:
+        states = await due_feeds(deps.engine, list(configured), now,
+                                 limit=deps.config.polling.max_feeds_per_cycle)
+    report = CycleReport(started_at=now)
+    results = await asyncio.gather(
+        *(poll_feed(deps, configured[s.url], s, now) for s in states), return_exceptions=True)
+    for state, result in zip(states, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            # A bug, not a bad feed: log it loudly but keep the cycle going.
+            log.error("feed %s: unexpected %s: %s", state.url, type(result).__name__, result,
+                      exc_info=result)
+            report.results.append(FeedResult(state.url, "failed", error=repr(result)))
+        else:
+            report.results.append(result)
+    return report
+
+
+async def poll_feed(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
+                    now: datetime) -> FeedResult:
+    outcome = await deps.fetcher.fetch(state.poll_url, state.etag, state.last_modified)
+    if isinstance(outcome, FetchError):
+        if outcome.status == 410:
+            return await _record_gone(deps, feed, state, now)
+        return await _record_failure(deps, feed, state, now, f"{outcome.kind}: {outcome.message}",
+                                     retry_after=outcome.retry_after)
+    if outcome.moved_to and outcome.moved_to != state.poll_url:
+        log.warning("feed %s moved permanently to %s; polling the new address from now on "
+                    "(update the config to silence this)", feed.url, outcome.moved_to)
+    if isinstance(outcome, NotModified):
+        interval = _interval(deps, feed, state, now, hint=None)
+        await save_poll(deps.engine, state, FetchUpdate(
+            status="not-modified", success=True, etag=outcome.etag,
+            last_modified=outcome.last_modified, error=None,
+            next_poll_at=jittered(now, interval, feed.url, state.polls),
+            fetch_url=outcome.moved_to, interval=interval,
+            flagged=False if state.flagged_at else None),
+            [], now, notices=_recovery_notices(deps, feed, state))
+        return FeedResult(feed.url, "not-modified")
+    parsed = await asyncio.to_thread(parse_feed, outcome.body, outcome.final_url,
+                                     outcome.content_type)
+    if not parsed.items and parsed.problem:
+        return await _record_failure(deps, feed, state, now, f"parse: {parsed.problem}")
+    if parsed.problem:
+        log.info("feed %s: usable despite %s", feed.url, parsed.problem)
+    incoming = await _incoming(deps, feed, parsed.items, seeding=_seeding(deps, state), now=now)
+    has_new = bool(incoming)
+    avg_gap = (updated_gap_average(state.avg_new_gap, state.last_new_item_at, now)
+               if has_new else state.avg_new_gap)
+    hint = publisher_hint(parsed.ttl_minutes, parsed.update_period, outcome.cache_max_age)
+    interval = _interval(deps, feed, state, now, hint=hint, avg_gap=avg_gap, has_new=has_new)
+    result: IngestResult = await save_poll(deps.engine, state, FetchUpdate(
+        status="ok", success=True, etag=outcome.etag, last_modified=outcome.last_modified,
+        error=None, next_poll_at=jittered(now, interval, feed.url, state.polls),
+        fetch_url=outcome.moved_to, interval=interval, avg_new_gap=avg_gap,
+        flagged=False if state.flagged_at else None),
+        incoming, now, notices=_recovery_notices(deps, feed, state))
+    return FeedResult(feed.url, "ok", new_items=result.new_items,
+                      alerts_queued=result.alerts_queued)
+
+
+def _interval(deps: PipelineDeps, feed: FeedConfig, state: FeedState, now: datetime, *,
+              hint: timedelta | None, avg_gap: timedelta | None = None,
+              has_new: bool = False) -> timedelta:
+    polling = deps.config.polling
+    since_last_new = None if has_new or state.last_new_item_at is None else (
+        now - state.last_new_item_at)
+    return next_interval(feed.interval, Bounds(polling.min_interval, polling.max_interval),
+                         hint=hint, avg_new_gap=avg_gap or state.avg_new_gap,
+                         since_last_new=since_last_new)
+
+
+def _seeding(deps: PipelineDeps, state: FeedState) -> bool:
+    return not state.seeded and deps.config.polling.seed_on_first_poll
+
+
+async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[ParsedItem],
+                    seeding: bool, now: datetime) -> list[IncomingItem]:
+    summary_chars = deps.config.delivery.summary_chars
+    candidates: dict[str, tuple[ParsedItem, str]] = {}
+    for p in parsed:
+        link = resolve_source_url(p.link, p.source_url)
+        summary = summarize(p.summary_html, p.content_html, max_chars=summary_chars)
+        key = item_key(p.guid, link, p.title, summary)
+        # Duplicate GUIDs inside one document: the first (newest) wins.
+        candidates.setdefault(key, (p, summary))
+    known = await known_keys(deps.engine, list(candidates))
+    max_age = deps.config.polling.max_item_age
+    out = []
+    for key, (p, summary) in candidates.items():
+        if key in known:
+            continue
+        link = resolve_source_url(p.link, p.source_url)
+        published = p.published_at
+        if published is not None and published > now + FUTURE_TOLERANCE:
+            published = now  # a future date is a publisher's mistake; don't let it sort first
+        item = Item(key=key, feed_url=feed.url, source=p.source_title or feed.name,
+                    title=p.title or "(untitled)", summary=summary, url=link,
+                    published_at=published, first_seen_at=now, guid=p.guid)
+        matches = tuple(deps.config.matcher.match(item.title, item.summary, feed.weight))
+        too_old = published is not None and published < now - max_age
+        story_key = key
+        if matches:
+            story_key = deps.grouper.assign(StoryCandidate(
+                item_id=key, title=item.title, summary=item.summary, url=link,
+                source=item.source, published_at=published or now))
+        out.append(IncomingItem(item=item, canonical_url=canonical_url(link) if link else None,
+                                story_key=story_key, matches=matches,
+                                alertable=not seeding and not too_old))
+    return out
+
+
+async def _record_failure(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
+                          now: datetime, error: str, *,
+                          retry_after: timedelta | None = None) -> FeedResult:
+    failures = state.consecutive_failures + 1
+    log.warning("feed %s failed (%d in a row): %s", feed.url, failures, error)
+    polling = deps.config.polling
+    bounds = Bounds(polling.min_interval, polling.max_interval)
+    delay = backoff(state.interval or feed.interval, failures, bounds, retry_after)
+    delay *= random.uniform(0.85, 1.0)  # noqa: S311 - jitter, not security
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, polling.max_interval))
+    flag = state.flagged_at is None and should_flag(
+        failures, state.failing_since or now, now, polling.flag_after_failures,
+        polling.flag_after)
+    notices = [Notice(chat, f"feed-failing:{state.id}:{now.isoformat()}",
+                      f"⚠️ Feed <b>{html.escape(feed.name)}</b> is failing ({failures} times in a "
+                      f"row): {html.escape(error[:300])}\n{html.escape(feed.url)}")
+               for chat in deps.notice_chats] if flag else []
+    await save_poll(deps.engine, state, FetchUpdate(
+        status="failed", success=False, etag=state.etag, last_modified=state.last_modified,
+        error=error[:1000], next_poll_at=now + delay, flagged=True if flag else None),
+        [], now, notices=notices)
+    return FeedResult(feed.url, "failed", error=error)
+
+
+async def _record_gone(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
+                       now: datetime) -> FeedResult:
+    reason = f"410 Gone on {now:%Y-%m-%d %H:%M}Z"
+    log.warning("feed %s is gone (410): disabled until its config entry changes", feed.url)
+    notices = [Notice(chat, f"feed-gone:{state.id}",
+                      f"🛑 Feed <b>{html.escape(feed.name)}</b> answered 410 Gone and is no "
+                      f"longer polled. Remove or replace it in the config.\n"
+                      f"{html.escape(feed.url)}") for chat in deps.notice_chats]
+    await save_poll(deps.engine, state, FetchUpdate(
+        status="gone", success=False, etag=state.etag, last_modified=state.last_modified,
+        error=reason, next_poll_at=now + deps.config.polling.max_interval,
+        disabled_reason=reason), [], now, notices=notices)
+    return FeedResult(feed.url, "failed", error=reason)
+
+
+def _recovery_notices(deps: PipelineDeps, feed: FeedConfig, state: FeedState) -> list[Notice]:
+    if state.flagged_at is None:
+        return []
+    return [Notice(chat, f"feed-recovered:{state.id}:{state.flagged_at.isoformat()}",
+                   f"✅ Feed <b>{html.escape(feed.name)}</b> works again.")
+            for chat in deps.notice_chats]

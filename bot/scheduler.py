@@ -1,0 +1,204 @@
+"""The running service: APScheduler jobs (poll cycles, outbox drain) and the
+Telegram bot on one asyncio loop, with a clean start and stop.
+
+Owns lifecycle only: it wires the store, fetcher, pipeline, drainer and the PTB
+Application together, and on stop lets in-flight work finish (bounded) before
+closing the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+
+from bot.config import AppConfig
+from bot.delivery.outbox import Drainer, DrainReport
+from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
+from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.pipeline import CycleReport, PipelineDeps, run_cycle
+from bot.store import chats as chat_store
+from bot.store.engine import create_engine, migrate, safe_url
+from bot.store.feeds import sync_feeds
+from bot.store.outbox import release_in_flight
+from bot.stories import StoryGrouper
+from bot.telegram_ui.app import build_application, register_commands
+from bot.telegram_ui.commands import CommandContext
+
+log = logging.getLogger(__name__)
+
+DRAIN_EVERY = timedelta(seconds=2)
+SHUTDOWN_GRACE = timedelta(seconds=20)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the environment decides (the CLI reads it; nothing below does)."""
+
+    database_url: str
+    telegram_token: str | None
+    telegram_api_url: str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cycle_tick(config: AppConfig) -> timedelta:
+    """How often to look for due feeds: fine enough for the shortest interval."""
+    shortest = min((f.interval for f in config.feeds), default=config.polling.interval)
+    return max(timedelta(seconds=1), min(shortest / 4, timedelta(seconds=30)))
+
+
+class Service:
+    def __init__(self, config: AppConfig, settings: Settings,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.settings = settings
+        self.clock = clock
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.fetcher = Fetcher(FetchLimits(
+            timeout=config.polling.timeout, max_body_bytes=config.polling.max_body_bytes,
+            max_concurrency=config.polling.max_concurrency, per_host=config.polling.per_host,
+            **({"user_agent": config.polling.user_agent} if config.polling.user_agent else {})))
+        self.grouper = StoryGrouper()
+        self._cycle_lock = asyncio.Lock()
+        self._drain_lock = asyncio.Lock()
+        self.app = None
+        self.drainer: Drainer | None = None
+        self.last_cycle: CycleReport | None = None
+        # Operator notices go to the configured admins' private chats, or to stdout.
+        self.notice_chats: tuple[int, ...] = (
+            tuple(sorted(config.admins)) if settings.telegram_token
+            else (chat_store.CONSOLE_CHAT_ID,))
+
+    # ---- start / stop -----------------------------------------------------------
+    async def open(self) -> None:
+        revision = await migrate(self.engine)
+        log.info("database %s at schema revision %s", safe_url(self.settings.database_url),
+                 revision)
+        await sync_feeds(self.engine, [(f.url, f.name) for f in self.config.feeds])
+        released = await release_in_flight(self.engine)
+        if released:
+            log.warning("%d deliveries were in flight at the last stop; they will be re-sent",
+                        released)
+        sender: Sender
+        if self.settings.telegram_token:
+            ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock)
+            self.app = build_application(self.settings.telegram_token,
+                                         self.settings.telegram_api_url, ctx)
+            await self.app.initialize()
+            await register_commands(self.app)
+            sender = TelegramSender(self.app.bot)
+            self.drainer = Drainer(self.engine, sender, self.config)
+        else:
+            log.info("no TELEGRAM_BOT_TOKEN: alerts for every topic print to stdout")
+            await self._console_chat()
+            self.drainer = Drainer(self.engine, ConsoleSender(), self.config, plain_text=True)
+
+    async def _console_chat(self) -> None:
+        now = self.clock()
+        await chat_store.ensure_chat(self.engine, chat_store.CONSOLE_CHAT_ID, "console",
+                                     "console", now)
+        await chat_store.subscribe(self.engine, chat_store.CONSOLE_CHAT_ID,
+                                   list(self.config.topic_slugs), None, now)
+
+    async def close(self) -> None:
+        await self.fetcher.aclose()
+        if self.app is not None:
+            await self.app.shutdown()
+        await self.engine.dispose()
+
+    # ---- jobs -------------------------------------------------------------------
+    async def poll(self, poll_all: bool = False) -> CycleReport | None:
+        if self._cycle_lock.locked():
+            return None  # a cycle never overlaps itself
+        async with self._cycle_lock:
+            deps = PipelineDeps(self.engine, self.fetcher, self.config, self.grouper,
+                                notice_chats=self.notice_chats)
+            report = await run_cycle(deps, self.clock(), poll_all=poll_all)
+            self.last_cycle = report
+            if report.results:
+                log.info("%s", report.summary())
+        if report.alerts_queued:
+            await self.drain()
+        return report
+
+    async def drain(self) -> DrainReport | None:
+        if self.drainer is None or self._drain_lock.locked():
+            return None
+        async with self._drain_lock:
+            report = await self.drainer.drain(self.clock())
+            if report.sent or report.failed or report.dropped:
+                log.info("outbox: %d sent, %d retried, %d failed, %d dropped", report.sent,
+                         report.retried, report.failed, report.dropped)
+            return report
+
+    # ---- modes ------------------------------------------------------------------
+    async def run_once(self) -> CycleReport:
+        """`newsbot run --once`: poll every feed, deliver what is due, return."""
+        await self.open()
+        try:
+            report = await self.poll(poll_all=True)
+            await self.drain()
+            assert report is not None
+            return report
+        finally:
+            await self.close()
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.open()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        try:
+            if self.app is not None:
+                await self.app.start()
+                assert self.app.updater is not None
+                await self.app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            tick = cycle_tick(self.config)
+            scheduler.add_job(self._guarded(self.poll), "interval",
+                              seconds=tick.total_seconds(), next_run_time=self.clock(),
+                              max_instances=1, coalesce=True, id="poll")
+            scheduler.add_job(self._guarded(self.drain), "interval",
+                              seconds=DRAIN_EVERY.total_seconds(), max_instances=1,
+                              coalesce=True, id="drain")
+            scheduler.start()
+            log.info("newsbot running: %d feeds, %d topics, checking feeds every %ss",
+                     len(self.config.feeds), len(self.config.topics), tick.total_seconds())
+            await stop.wait()
+            log.info("stopping: letting in-flight work finish")
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            await self._finish_in_flight()
+            if self.app is not None and self.app.running:
+                if self.app.updater is not None and self.app.updater.running:
+                    await self.app.updater.stop()
+                await self.app.stop()
+            await self.close()
+            log.info("stopped")
+
+    async def _finish_in_flight(self) -> None:
+        async def wait_both() -> None:
+            async with self._cycle_lock, self._drain_lock:
+                pass
+
+        try:
+            await asyncio.wait_for(wait_both(), SHUTDOWN_GRACE.total_seconds())
+        except TimeoutError:
+            log.warning("in-flight work did not finish in %s; rows in flight are released "
+                        "on the next start", SHUTDOWN_GRACE)
+
+    def _guarded(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                await job()
+            except Exception:
+                # A job that raises must not kill the schedule; the next tick tries again.
+                log.exception("job %s failed", getattr(job, "__name__", job))
+        return run

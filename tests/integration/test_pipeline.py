@@ -1,0 +1,157 @@
+"""Poll cycles against a real feed server on 127.0.0.1, stored in a real database
+(SQLite and PostgreSQL), drained through a recording sender."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import config as config_module
+from bot.delivery.outbox import Drainer
+from bot.delivery.telegram import ChatGone, RetryLater, SendOutcome, Sent
+from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.pipeline import PipelineDeps, run_cycle
+from bot.stories import StoryGrouper
+from bot.store import chats as chat_store
+from bot.store import outbox
+from bot.store.feeds import feed_states, sync_feeds
+from tests.fakes.feed_server import Fault, FeedEntry, FeedServer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class RecordingSender:
+    sent: list[tuple[int, str, bool]] = field(default_factory=list)
+    script: dict[int, list[SendOutcome]] = field(default_factory=dict)  # per chat
+
+    async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                   preview: bool) -> SendOutcome:
+        if self.script.get(chat_id):
+            return self.script[chat_id].pop(0)
+        self.sent.append((chat_id, text, html))
+        return Sent(len(self.sent))
+
+
+def entry(n: int, title: str, minutes_ago: int = 1, **kw: str) -> FeedEntry:
+    return FeedEntry(guid=f"urn:item:{n}", title=title, link=f"https://news.example/{n}",
+                     summary=kw.get("summary", f"<p>Body of item {n}.</p>"),
+                     published=NOW - timedelta(minutes=minutes_ago))
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        srv.add_feed("/a.xml", title="Feed A", items=[
+            entry(1, "Old news about tariffs on steel"),
+            entry(2, "Football results"),
+        ])
+        srv.add_feed("/b.xml", title="Feed B", items=[entry(10, "Weather")])
+        yield srv
+
+
+@pytest.fixture
+async def deps(engine: AsyncEngine, server: FeedServer) -> AsyncIterator[PipelineDeps]:
+    cfg = config_module.loads(f"""
+[polling]
+interval = "1m"
+min_interval = "1s"
+
+[[feeds]]
+url = "{server.url('/a.xml')}"
+name = "Feed A"
+
+[[feeds]]
+url = "{server.url('/b.xml')}"
+name = "Feed B"
+
+[topics.tariffs]
+name = "Tariffs"
+query = 'tariff OR tariffs OR "trade war"'
+""")
+    await sync_feeds(engine, [(f.url, f.name) for f in cfg.feeds])
+    async with Fetcher(FetchLimits(timeout=timedelta(seconds=5))) as fetcher:
+        yield PipelineDeps(engine, fetcher, cfg, StoryGrouper())
+
+
+async def test_first_poll_seeds_then_new_items_alert_once(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    engine = deps.engine
+    await chat_store.ensure_chat(engine, 7, "private", "analyst", NOW)
+    await chat_store.subscribe(engine, 7, ["tariffs"], None, NOW)
+    sender = RecordingSender()
+    drainer = Drainer(engine, sender, deps.config)
+
+    first = await run_cycle(deps, NOW)
+    assert (first.count("ok"), first.items_new, first.alerts_queued) == (2, 3, 0)
+
+    server.publish("/a.xml", entry(3, "US raises tariffs on Chinese EVs to 100%"),
+                   entry(4, "Local bakery opens"))
+    second = await run_cycle(deps, NOW + timedelta(minutes=2))
+    assert (second.count("ok"), second.count("not-modified")) == (1, 1)
+    assert (second.items_new, second.alerts_queued) == (2, 1)
+    report = await drainer.drain(NOW + timedelta(minutes=2))
+    assert report.sent == 1
+    [(chat, text, html)] = sender.sent
+    assert chat == 7 and html
+    assert 'href="https://news.example/3"' in text and "100%" in text
+
+    third = await run_cycle(deps, NOW + timedelta(minutes=4))
+    assert (third.items_new, third.alerts_queued) == (0, 0)
+    assert (await drainer.drain(NOW + timedelta(minutes=4))).sent == 0
+    # conditional GET: the unchanged feeds answered 304
+    assert third.count("not-modified") == 2
+
+
+async def test_a_broken_feed_does_not_stop_the_cycle(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    await run_cycle(deps, NOW)
+    server.set_fault("/b.xml", Fault.http_status(503, headers={"Retry-After": "600"}))
+    server.publish("/a.xml", entry(5, "Trade war escalates"))
+    report = await run_cycle(deps, NOW + timedelta(minutes=2))
+    assert (report.count("ok"), report.count("failed")) == (1, 1)
+    assert report.items_new == 1
+    states = {s.url: s for s in await feed_states(deps.engine)}
+    failing = states[server.url("/b.xml")]
+    assert failing.consecutive_failures == 1
+    assert failing.next_poll_at is not None
+    assert failing.next_poll_at >= NOW + timedelta(minutes=2) + timedelta(seconds=600)
+
+
+async def test_not_a_feed_and_too_old_items(deps: PipelineDeps, server: FeedServer) -> None:
+    engine = deps.engine
+    await chat_store.ensure_chat(engine, 7, "private", "analyst", NOW)
+    await chat_store.subscribe(engine, 7, ["tariffs"], None, NOW)
+    await run_cycle(deps, NOW)
+    server.set_fault("/b.xml", Fault.html_page())
+    server.publish("/a.xml", entry(6, "Tariff history lesson", minutes_ago=60 * 24 * 5))
+    report = await run_cycle(deps, NOW + timedelta(minutes=2))
+    failed = [r for r in report.results if r.status == "failed"]
+    assert len(failed) == 1 and failed[0].error and "not a feed" in failed[0].error
+    assert (report.items_new, report.alerts_queued) == (1, 0)  # stored, too old to alert
+
+
+async def test_drain_handles_flood_control_and_gone_chats(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    engine = deps.engine
+    for chat in (1, 2):
+        await chat_store.ensure_chat(engine, chat, "private", "x", NOW)
+        await chat_store.subscribe(engine, chat, ["tariffs"], None, NOW)
+    await run_cycle(deps, NOW)
+    server.publish("/a.xml", entry(7, "New tariffs announced"))
+    await run_cycle(deps, NOW + timedelta(minutes=2))
+    later = NOW + timedelta(minutes=2)
+    sender = RecordingSender(script={
+        1: [RetryLater(timedelta(seconds=30), "429", flood=True)],
+        2: [ChatGone("bot was blocked")]})
+    report = await Drainer(engine, sender, deps.config).drain(later)
+    assert (report.retried, report.failed, report.sent) == (1, 1, 0)
+    settings = await chat_store.chat_settings(engine, 2)
+    assert settings is not None and not settings.active and settings.topics == ("tariffs",)
+    assert await outbox.claim_due(engine, later + timedelta(seconds=29), 10) == []
+    report = await Drainer(engine, sender, deps.config).drain(later + timedelta(seconds=31))
+    assert report.sent == 1 and sender.sent[0][0] == 1
