@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from bot import __version__
 from bot import config as config_module
-from bot.errors import AlreadyRunningError, ConfigError, StoreError
+from bot.errors import AlreadyRunningError, ConfigError, StartupError, StoreError
 from bot.feeds.report import feed_rows, format_table
 from bot.logs import configure_logging
 from bot.matching import explanation_to_dict
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     handler = _COMMANDS[args.command]
     try:
         return handler(args, cfg, env)
-    except (StoreError, AlreadyRunningError) as exc:
+    except (StoreError, AlreadyRunningError, StartupError) as exc:
         log.error("%s", exc)
         return EXIT_FAILURE
 

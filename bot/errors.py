@@ -52,3 +52,7 @@ class DeliveryError(NewsbotError):
 
 class AlreadyRunningError(NewsbotError):
     """Another `newsbot run` holds the lease on this database."""
+
+
+class StartupError(NewsbotError):
+    """The service cannot start (e.g. Telegram rejects the token)."""

@@ -17,13 +17,17 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import Application
 
 from bot.config import AppConfig
 from bot.delivery.outbox import Drainer, DrainReport
 from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
+from bot.errors import StartupError
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.pipeline import CycleReport, PipelineDeps, run_cycle
 from bot.store import chats as chat_store
+from bot.store import lease
 from bot.store.engine import create_engine, migrate, safe_url
 from bot.store.feeds import sync_feeds
 from bot.store.outbox import release_in_flight
@@ -70,9 +74,12 @@ class Service:
         self.grouper = StoryGrouper()
         self._cycle_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
-        self.app = None
+        self.app: Application | None = None  # type: ignore[type-arg]
         self.drainer: Drainer | None = None
         self.last_cycle: CycleReport | None = None
+        self.holder = lease.new_holder()
+        self._leased = False
+        self._stop: asyncio.Event | None = None
         # Operator notices go to the configured admins' private chats, or to stdout.
         self.notice_chats: tuple[int, ...] = (
             tuple(sorted(config.admins)) if settings.telegram_token
@@ -83,6 +90,8 @@ class Service:
         revision = await migrate(self.engine)
         log.info("database %s at schema revision %s", safe_url(self.settings.database_url),
                  revision)
+        await lease.acquire(self.engine, self.holder, self.clock())
+        self._leased = True
         await sync_feeds(self.engine, [(f.url, f.name) for f in self.config.feeds])
         released = await release_in_flight(self.engine)
         if released:
@@ -93,7 +102,7 @@ class Service:
             ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock)
             self.app = build_application(self.settings.telegram_token,
                                          self.settings.telegram_api_url, ctx)
-            await self.app.initialize()
+            await self._initialize_telegram(self.app)
             await register_commands(self.app)
             sender = TelegramSender(self.app.bot)
             self.drainer = Drainer(self.engine, sender, self.config)
@@ -101,6 +110,25 @@ class Service:
             log.info("no TELEGRAM_BOT_TOKEN: alerts for every topic print to stdout")
             await self._console_chat()
             self.drainer = Drainer(self.engine, ConsoleSender(), self.config, plain_text=True)
+
+    async def _initialize_telegram(self, app: Application) -> None:  # type: ignore[type-arg]
+        """getMe until Telegram answers: a network outage at start delays the bot,
+        a wrong token stops it with a clear message."""
+        delay = 1.0
+        while True:
+            try:
+                await app.initialize()
+                return
+            except InvalidToken as exc:
+                raise StartupError("Telegram rejected TELEGRAM_BOT_TOKEN (check it with "
+                                   f"BotFather): {exc.message}") from None
+            except NetworkError as exc:
+                log.warning("cannot reach the Telegram Bot API (%s); retrying in %.0fs",
+                            exc.message, delay)
+                if self._stop is not None and self._stop.is_set():
+                    raise StartupError("stopped while waiting for Telegram") from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     async def _console_chat(self) -> None:
         now = self.clock()
@@ -111,9 +139,18 @@ class Service:
 
     async def close(self) -> None:
         await self.fetcher.aclose()
-        if self.app is not None:
+        if self.app is not None and self.app._initialized:  # PTB has no public flag
             await self.app.shutdown()
+        if self._leased:
+            await lease.release(self.engine, self.holder)
         await self.engine.dispose()
+
+    async def renew_lease(self) -> None:
+        if not await lease.renew(self.engine, self.holder, self.clock()):
+            # Someone else holds the database now: stop before two of us send.
+            log.error("lost the instance lease on this database; stopping")
+            if self._stop is not None:
+                self._stop.set()
 
     # ---- jobs -------------------------------------------------------------------
     async def poll(self, poll_all: bool = False) -> CycleReport | None:
@@ -141,9 +178,16 @@ class Service:
             return report
 
     # ---- modes ------------------------------------------------------------------
+    async def _open_or_close(self) -> None:
+        try:
+            await self.open()
+        except BaseException:
+            await self.close()
+            raise
+
     async def run_once(self) -> CycleReport:
         """`newsbot run --once`: poll every feed, deliver what is due, return."""
-        await self.open()
+        await self._open_or_close()
         try:
             report = await self.poll(poll_all=True)
             await self.drain()
@@ -153,7 +197,8 @@ class Service:
             await self.close()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        await self.open()
+        self._stop = stop
+        await self._open_or_close()
         scheduler = AsyncIOScheduler(timezone=UTC)
         try:
             if self.app is not None:
@@ -167,6 +212,9 @@ class Service:
             scheduler.add_job(self._guarded(self.drain), "interval",
                               seconds=DRAIN_EVERY.total_seconds(), max_instances=1,
                               coalesce=True, id="drain")
+            scheduler.add_job(self._guarded(self.renew_lease), "interval",
+                              seconds=(lease.LEASE_TTL / 3).total_seconds(), max_instances=1,
+                              coalesce=True, id="lease")
             scheduler.start()
             log.info("newsbot running: %d feeds, %d topics, checking feeds every %ss",
                      len(self.config.feeds), len(self.config.topics), tick.total_seconds())

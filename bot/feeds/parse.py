@@ -39,8 +39,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     entries: list[Any] = list(parsed.get("entries", []))[:MAX_ITEMS]
     problem = None
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        problem = f"{type(exc).__name__}: {str(exc)[:200]}" if exc else "malformed document"
+        bozo = parsed.get("bozo_exception")
+        problem = f"{type(bozo).__name__}: {str(bozo)[:200]}" if bozo else "malformed document"
     if not entries and not parsed.get("version"):
         problem = f"not a feed ({problem})" if problem else "not a feed"
     return ParsedFeed(

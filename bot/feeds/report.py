@@ -22,7 +22,7 @@ def _ago(when: datetime | None, now: datetime) -> str:
 
 
 def feed_rows(states: Sequence[FeedState], now: datetime) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for s in states:
         status = s.last_status or "-"
         if s.disabled_reason:

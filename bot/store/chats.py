@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.dialect import insert_ignore
-from bot.store.schema import chats, deliveries, subscriptions
+from bot.store.schema import chat_mutes, chats, deliveries, subscriptions
 
 CONSOLE_CHAT_ID = 0  # the pseudo-chat that receives every topic when no bot token is set
 
@@ -24,6 +24,11 @@ class ChatSettings:
     digest_time: str | None
     timezone: str | None
     topics: tuple[str, ...]
+    mutes: tuple[str, ...] = ()
+    paused_until: datetime | None = None
+    quiet_hours: str | None = None
+    link_preview: bool = False
+    digest_quiet_day: bool = False
 
 
 async def ensure_chat(engine: AsyncEngine, chat_id: int, chat_type: str, title: str | None,
@@ -71,9 +76,47 @@ async def chat_settings(engine: AsyncEngine, chat_id: int) -> ChatSettings | Non
             return None
         topics = tuple(sorted(r[0] for r in await conn.execute(
             select(subscriptions.c.topic).where(subscriptions.c.chat_id == chat_id))))
+        mutes = tuple(sorted(r[0] for r in await conn.execute(
+            select(chat_mutes.c.term).where(chat_mutes.c.chat_id == chat_id))))
     m = row._mapping
     return ChatSettings(id=m["id"], type=m["type"], active=bool(m["active"]), mode=m["mode"],
-                        digest_time=m["digest_time"], timezone=m["timezone"], topics=topics)
+                        digest_time=m["digest_time"], timezone=m["timezone"], topics=topics,
+                        mutes=mutes, paused_until=m["paused_until"],
+                        quiet_hours=m["quiet_hours"], link_preview=bool(m["link_preview"]),
+                        digest_quiet_day=bool(m["digest_quiet_day"]))
+
+
+SETTABLE = frozenset({"mode", "digest_time", "timezone", "paused_until", "quiet_hours",
+                      "link_preview", "digest_quiet_day"})
+
+
+async def update_settings(engine: AsyncEngine, chat_id: int, now: datetime,
+                          **values: object) -> None:
+    """Set chat columns (validated by the caller; only the names in SETTABLE)."""
+    unknown = set(values) - SETTABLE
+    if unknown:
+        raise ValueError(f"not a chat setting: {sorted(unknown)}")
+    async with engine.begin() as conn:
+        await conn.execute(update(chats).where(chats.c.id == chat_id).values(
+            updated_at=now, **values))
+
+
+async def add_mute(engine: AsyncEngine, chat_id: int, term: str, limit: int) -> bool:
+    """Add a mute term; False when the chat already has `limit` terms."""
+    async with engine.begin() as conn:
+        count = len((await conn.execute(select(chat_mutes.c.term).where(
+            chat_mutes.c.chat_id == chat_id))).all())
+        if count >= limit:
+            return False
+        await conn.execute(insert_ignore(conn, chat_mutes).values(chat_id=chat_id, term=term))
+    return True
+
+
+async def remove_mute(engine: AsyncEngine, chat_id: int, term: str) -> bool:
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(chat_mutes).where(
+            chat_mutes.c.chat_id == chat_id, chat_mutes.c.term == term))
+        return result.rowcount > 0
 
 
 async def deactivate_chat(engine: AsyncEngine, chat_id: int, now: datetime) -> None:

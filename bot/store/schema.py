@@ -119,6 +119,17 @@ chats = Table(
     Column("timezone", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # 0003: settings
+    Column("paused_until", UTCDateTime),
+    Column("quiet_hours", String(11)),  # "23:00-07:00" in the chat's time zone
+    Column("link_preview", Boolean, nullable=False, default=False),
+    Column("digest_quiet_day", Boolean, nullable=False, default=False),
+)
+
+chat_mutes = Table(
+    "chat_mutes", metadata,
+    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("term", String(100), primary_key=True),
 )
 
 subscriptions = Table(

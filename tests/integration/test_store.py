@@ -57,7 +57,7 @@ async def test_migrations_create_the_schema_the_code_queries(engine: AsyncEngine
     for table in metadata.sorted_tables:
         assert table.name in tables
         assert {c.name for c in table.columns} == tables[table.name], table.name
-    assert await migrate(engine) == "0002"  # idempotent: a second start changes nothing
+    assert await migrate(engine) == "0003"  # idempotent: a second start changes nothing
 
 
 async def test_sync_feeds_is_idempotent_and_follows_renames(engine: AsyncEngine) -> None:
