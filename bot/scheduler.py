@@ -33,7 +33,7 @@ from bot.store.feeds import sync_feeds
 from bot.store.outbox import release_in_flight
 from bot.stories import StoryGrouper
 from bot.telegram_ui.app import build_application, register_commands
-from bot.telegram_ui.commands import CommandContext
+from bot.telegram_ui.base import CommandContext
 
 log = logging.getLogger(__name__)
 

@@ -33,3 +33,12 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await migrate(eng)
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """For tests whose subject is not the database (Telegram handlers, rendering paths)."""
+    eng = create_engine(f"sqlite:///{tmp_path / 'newsbot.db'}")
+    await migrate(eng)
+    yield eng
+    await eng.dispose()

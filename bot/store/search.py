@@ -113,3 +113,11 @@ async def search(engine: AsyncEngine, query: str, limit: int = 10) -> list[Store
             if all(p.search(unicodedata.normalize("NFKC", f"{r.title} {r.summary}").casefold())
                    for p in starts)]
     return _one_per_story(rows, limit)
+
+
+async def item_text(engine: AsyncEngine, item_id: int) -> tuple[str, str] | None:
+    """(title, summary) of a stored item, for "Why this alert?"."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(items.c.title, items.c.summary)
+                                  .where(items.c.id == item_id))).first()
+    return (row.title, row.summary) if row else None
