@@ -66,6 +66,17 @@ def _http_url(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(f"topic slug {value!r} must be lower-case letters, digits and '-' "
+                         "(at most 32), e.g. [topics.rare-earths]")
+    return value
+
+
+# Validated as a dict key, so a bad slug is reported beside the other topics' problems.
+Slug = Annotated[str, AfterValidator(_slug)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -163,21 +174,11 @@ class DeliveryModel(_Strict):
 class ConfigModel(_Strict):
     polling: PollingModel = PollingModel()
     feeds: list[FeedModel] = Field(default_factory=list)
-    topics: dict[str, TopicModel] = Field(default_factory=dict)
+    topics: dict[Slug, TopicModel] = Field(default_factory=dict)
     matching: MatchingModel = MatchingModel()
     digest: DigestModel = DigestModel()
     telegram: TelegramModel = TelegramModel()
     delivery: DeliveryModel = DeliveryModel()
-
-    @field_validator("topics")
-    @classmethod
-    def _slugs(cls, topics: dict[str, TopicModel]) -> dict[str, TopicModel]:
-        bad = [slug for slug in topics if not SLUG.match(slug)]
-        if bad:
-            raise ValueError(
-                f"topic slugs must be lower-case letters, digits and '-' (max 32): {bad}"
-            )
-        return topics
 
     @field_validator("feeds")
     @classmethod
@@ -304,6 +305,8 @@ def _problems(exc: ValidationError, text: str) -> list[ConfigProblem]:
 def _place(loc: Sequence[Any]) -> str:
     place = ""
     for part in loc:
+        if part == "[key]":
+            continue  # the slug itself is the problem: its place is the table name
         if isinstance(part, int):
             place += f"[{part}]"
         else:

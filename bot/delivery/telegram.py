@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TextIO
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -56,6 +56,18 @@ class Rejected:
 
 SendOutcome = Sent | RetryLater | ChatGone | ChatMoved | Rejected
 
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button, independent of PTB: a link (url) or a callback (data <= 64 bytes)."""
+
+    label: str
+    url: str | None = None
+    data: str | None = None
+
+
+Buttons = tuple[tuple[Button, ...], ...]
+
 _GONE_MARKERS = ("chat not found", "bot was blocked", "bot was kicked", "user is deactivated",
                  "bot is not a member", "have no rights to send", "group chat was deactivated",
                  "bot can't initiate conversation", "peer_id_invalid")
@@ -63,7 +75,7 @@ _GONE_MARKERS = ("chat not found", "bot was blocked", "bot was kicked", "user is
 
 class Sender(Protocol):
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                   preview: bool) -> SendOutcome: ...
+                   preview: bool, buttons: Buttons = ()) -> SendOutcome: ...
 
 
 class TelegramSender:
@@ -73,11 +85,11 @@ class TelegramSender:
         self._bot = bot
 
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                   preview: bool) -> SendOutcome:
+                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
         try:
             message = await self._bot.send_message(
                 chat_id=chat_id, text=text, parse_mode=ParseMode.HTML if html else None,
-                message_thread_id=thread_id,
+                message_thread_id=thread_id, reply_markup=_markup(buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=not preview))
         except RetryAfter as exc:
             return RetryLater(_seconds(exc), "429 Too Many Requests", flood=True)
@@ -109,11 +121,18 @@ class ConsoleSender:
         self._count = 0
 
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                   preview: bool) -> SendOutcome:
+                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
         self._count += 1
         self._stream.write(f"{text}\n{'-' * 60}\n")
         self._stream.flush()
         return Sent(self._count)
+
+
+def _markup(buttons: Buttons) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, url=b.url, callback_data=b.data)
+                                  for b in row] for row in buttons])
 
 
 def _seconds(exc: RetryAfter) -> timedelta:

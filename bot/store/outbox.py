@@ -12,11 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.model import Item
-from bot.store.schema import deliveries, feeds, items, topic_matches
+from bot.store.schema import chat_mutes, chats, deliveries, feeds, items, topic_matches
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """The chat settings a send needs (defaults when the chat row is missing)."""
+
+    type: str = "private"
+    timezone: str | None = None
+    link_preview: bool = False
+    paused_until: datetime | None = None
+    quiet_hours: str | None = None
+    mutes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,8 @@ class DueDelivery:
     item: Item | None
     highlight_terms: tuple[str, ...]
     payload: str | None
+    item_id: int | None = None
+    chat: ChatView = ChatView()
 
 
 async def release_in_flight(engine: AsyncEngine) -> int:
@@ -43,10 +57,13 @@ async def release_in_flight(engine: AsyncEngine) -> int:
 async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueDelivery]:
     """Mark up to `limit` due rows `sending` (oldest first) and return them with their items."""
     async with engine.begin() as conn:
+        # Alerts and notices before digests: an urgent alert never waits behind a batch
+        # of daily digests.
+        urgency = case((deliveries.c.kind == "digest", 1), else_=0)
         ids = [r[0] for r in await conn.execute(
             select(deliveries.c.id)
             .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
-            .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit))]
+            .order_by(urgency, deliveries.c.next_attempt_at, deliveries.c.id).limit(limit))]
         if not ids:
             return []
         await conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
@@ -54,10 +71,18 @@ async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueD
         rows = (await conn.execute(
             select(deliveries, items.c.key, items.c.title, items.c.summary, items.c.url,
                    items.c.source, items.c.published_at, items.c.first_seen_at, items.c.guid,
-                   feeds.c.url.label("feed_url"))
+                   feeds.c.url.label("feed_url"), chats.c.type.label("chat_type"),
+                   chats.c.timezone, chats.c.link_preview, chats.c.paused_until,
+                   chats.c.quiet_hours)
             .select_from(deliveries.outerjoin(items, items.c.id == deliveries.c.item_id)
-                         .outerjoin(feeds, feeds.c.id == items.c.feed_id))
+                         .outerjoin(feeds, feeds.c.id == items.c.feed_id)
+                         .outerjoin(chats, chats.c.id == deliveries.c.chat_id))
             .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id))).all()
+        mutes: dict[int, list[str]] = {}
+        for chat_id, term in await conn.execute(
+                select(chat_mutes.c.chat_id, chat_mutes.c.term)
+                .where(chat_mutes.c.chat_id.in_({r.chat_id for r in rows}))):
+            mutes.setdefault(chat_id, []).append(term)
         hits: dict[tuple[int, str], list[str]] = {}
         item_ids = [r.item_id for r in rows if r.item_id is not None]
         if item_ids:
@@ -75,9 +100,13 @@ async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueD
                         first_seen_at=r.first_seen_at, guid=r.guid)
         terms = tuple(dict.fromkeys(t for topic in topics
                                     for t in hits.get((r.item_id, topic), [])))
+        chat = ChatView(type=r.chat_type or "private", timezone=r.timezone,
+                        link_preview=bool(r.link_preview), paused_until=r.paused_until,
+                        quiet_hours=r.quiet_hours, mutes=tuple(sorted(mutes.get(r.chat_id, []))))
         out.append(DueDelivery(id=r.id, chat_id=r.chat_id, thread_id=r.thread_id, kind=r.kind,
                                attempts=r.attempts, created_at=r.created_at, topics=topics,
-                               item=item, highlight_terms=terms, payload=r.payload))
+                               item=item, highlight_terms=terms, payload=r.payload,
+                               item_id=r.item_id, chat=chat))
     return out
 
 
@@ -127,3 +156,23 @@ async def _set(engine: AsyncEngine, ids: Sequence[int], **values: object) -> Non
     async with engine.begin() as conn:
         await conn.execute(update(deliveries).where(deliveries.c.id.in_(list(ids)))
                            .values(**values))
+
+
+async def mark_many(engine: AsyncEngine, ids: Sequence[int], status: str, now: datetime,
+                    *, message_id: int | None = None, error: str | None = None) -> None:
+    """Settle several rows at once (a batch message, or alerts skipped by a setting)."""
+    values: dict[str, object] = {"status": status, "last_error": error[:1000] if error else None}
+    if status == "sent":
+        values |= {"sent_at": now, "message_id": message_id}
+    await _set(engine, ids, **values)
+
+
+async def defer_rows(engine: AsyncEngine, ids: Sequence[int], until: datetime,
+                     reason: str) -> None:
+    """Hold claimed rows until `until` without counting an attempt (quiet hours, or
+    rows behind a failed message). Rows already settled are left alone."""
+    async with engine.begin() as conn:
+        await conn.execute(update(deliveries).where(
+            deliveries.c.id.in_(list(ids)), deliveries.c.status == "sending").values(
+                status="pending", next_attempt_at=until, last_error=reason,
+                attempts=deliveries.c.attempts - 1))

@@ -114,7 +114,8 @@ query = '"rare earth" OR "rare earths"'
                             "<p>The new <b>tariff</b> takes effect <i>Monday</i>.</p>"))
         messages = telegram.wait_for_messages(USER, 3, timeout=20)
         alert = messages[2]
-        assert alert.text is not None and "US doubles tariffs on Chinese steel & aluminium" in alert.text
+        assert alert.text is not None
+        assert "US doubles tariffs on Chinese steel & aluminium" in alert.text
         links = [e for e in alert.entities if e["type"] == "text_link"]
         assert any(e["url"] == "https://news.example/3" for e in links)
         assert alert.parse_mode == "HTML"

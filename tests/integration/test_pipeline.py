@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import config as config_module
 from bot.delivery.outbox import Drainer
-from bot.delivery.telegram import ChatGone, RetryLater, SendOutcome, Sent
+from bot.delivery.telegram import Buttons, ChatGone, RetryLater, SendOutcome, Sent
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.pipeline import PipelineDeps, run_cycle
-from bot.stories import StoryGrouper
 from bot.store import chats as chat_store
 from bot.store import outbox
 from bot.store.feeds import feed_states, sync_feeds
+from bot.stories import StoryGrouper
 from tests.fakes.feed_server import Fault, FeedEntry, FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -30,7 +30,7 @@ class RecordingSender:
     script: dict[int, list[SendOutcome]] = field(default_factory=dict)  # per chat
 
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                   preview: bool) -> SendOutcome:
+                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
         if self.script.get(chat_id):
             return self.script[chat_id].pop(0)
         self.sent.append((chat_id, text, html))

@@ -208,4 +208,4 @@ async def test_group_migration_moves_settings_and_queue(engine: AsyncEngine) -> 
 
 async def test_naive_datetimes_are_refused(engine: AsyncEngine) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        await chat_store.ensure_chat(engine, 1, "private", "x", datetime(2026, 1, 1))  # noqa: DTZ001
+        await chat_store.ensure_chat(engine, 1, "private", "x", datetime(2026, 1, 1))

@@ -12,9 +12,8 @@ from bot.errors import AlreadyRunningError
 from bot.model import Item, TopicMatch
 from bot.store import chats as chat_store
 from bot.store import lease
-from bot.store.feeds import feed_states, sync_feeds
+from bot.store.feeds import FetchUpdate, feed_states, sync_feeds
 from bot.store.ingest import IncomingItem, save_poll
-from bot.store.feeds import FetchUpdate
 from bot.store.search import latest, search, search_words
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

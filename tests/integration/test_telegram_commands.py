@@ -240,7 +240,7 @@ async def test_topic_buttons_toggle_and_edit_in_place(harness: Harness) -> None:
                                   user_id=USER)
     await wait_answer(telegram, query)
     assert await harness.topics() == ("tariffs",)
-    edited = [m for m in telegram.messages(USER) if m.message_id == message.message_id][0]
+    edited = next(m for m in telegram.messages(USER) if m.message_id == message.message_id)
     assert "✅ tariffs" in (edited.text or "").replace(":", "")
     telegram.user_presses("t:tariffs", message_id=message.message_id, chat_id=USER,
                           user_id=USER)

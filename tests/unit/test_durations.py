@@ -13,7 +13,7 @@ from bot.durations import format_duration, parse_duration
     ("3d", timedelta(days=3)),
     ("2w", timedelta(weeks=2)),
     (" 10M ", timedelta(minutes=10)),
-], ids=lambda v: str(v))
+], ids=str)
 def test_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
     assert parse_duration(format_duration(expected)) == expected
@@ -21,5 +21,5 @@ def test_parse(text: str, expected: timedelta) -> None:
 
 @pytest.mark.parametrize("text", ["", "5", "m5", "5 minutes", "-5m", "1.5h", "5x"])
 def test_parse_rejects_with_a_hint(text: str) -> None:
-    with pytest.raises(ValueError, match="use e.g."):
+    with pytest.raises(ValueError, match=r"use e\.g\."):
         parse_duration(text)
