@@ -779,6 +779,10 @@ class FeedServer:
         self._port = port
         self._defaults = _Options(etag, last_modified, honor_validators, compress)
         self._lock = threading.Lock()
+        # A request is logged after its response is written, so a client can see the
+        # response first; observers wait (briefly) for in-flight requests to be logged.
+        self._logged = threading.Condition(self._lock)
+        self._in_flight = 0
         self._resources: dict[str, _Resource] = {}
         self._faults: dict[str, Fault] = {}
         self._log: deque[RequestRecord] = deque(maxlen=log_limit)
@@ -1044,16 +1048,23 @@ class FeedServer:
 
     # log -----------------------------------------------------------------------------------
 
+    def _settled(self) -> None:
+        """Call holding the lock: wait up to 1 s for requests being answered to be logged."""
+        self._logged.wait_for(lambda: self._in_flight == 0, timeout=1.0)
+
     def requests(self, path: str | None = None) -> list[RequestRecord]:
         with self._lock:
+            self._settled()
             return [r for r in self._log if path is None or r.path == path]
 
     def request_count(self, path: str | None = None) -> int:
         with self._lock:
+            self._settled()
             return self._by_path[path] if path is not None else self._by_path.total()
 
     def stats(self) -> ServerStats:
         with self._lock:
+            self._settled()
             return ServerStats(
                 requests=self._by_path.total(),
                 by_status=dict(self._by_status),
@@ -1165,8 +1176,14 @@ class FeedServer:
         with self._lock:
             return key in self._resources or key in self._faults
 
+    def _begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
+            self._in_flight -= 1
+            self._logged.notify_all()
             self._log.append(record)
             self._by_status[record.status] += 1
             self._by_path[record.path] += 1
@@ -1275,6 +1292,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._status, self._sent = 0, 0
         key = f"{path}?{query}" if query and self.app._has(f"{path}?{query}") else path
+        self.app._begin()
         try:
             self._respond(key)
         except (ConnectionError, TimeoutError):
