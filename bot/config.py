@@ -160,8 +160,15 @@ class DigestModel(_Strict):
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
 
 
+class ChannelModel(_Strict):
+    chat_id: int = Field(lt=0, description="the channel's id, e.g. -1001234567890")
+    topics: list[Slug] = Field(min_length=1)
+    name: str = Field(default="", max_length=100)
+
+
 class TelegramModel(_Strict):
     admins: list[int] = Field(default_factory=list)
+    channels: list[ChannelModel] = Field(default_factory=list)
 
 
 class DeliveryModel(_Strict):
@@ -179,6 +186,15 @@ class ConfigModel(_Strict):
     digest: DigestModel = DigestModel()
     telegram: TelegramModel = TelegramModel()
     delivery: DeliveryModel = DeliveryModel()
+
+    @model_validator(mode="after")
+    def _channel_topics_exist(self) -> ConfigModel:
+        for n, channel in enumerate(self.telegram.channels):
+            unknown = [t for t in channel.topics if t not in self.topics]
+            if unknown:
+                raise ValueError(f"telegram.channels[{n}] routes unknown topics {unknown}; "
+                                 f"defined: {sorted(self.topics)}")
+        return self
 
     @field_validator("feeds")
     @classmethod
@@ -244,6 +260,13 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelRoute:
+    chat_id: int
+    topics: tuple[str, ...]
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     path: Path | None
     polling: PollingConfig
@@ -253,6 +276,7 @@ class AppConfig:
     digest: DigestConfig
     admins: frozenset[int]
     delivery: DeliveryConfig
+    channels: tuple[ChannelRoute, ...] = ()
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
@@ -390,6 +414,9 @@ def _to_domain(model: ConfigModel, path: Path | None) -> AppConfig:
         matcher=matcher,
         digest=DigestConfig(time=time(hour, minute), timezone=model.digest.timezone),
         admins=frozenset(model.telegram.admins),
+        channels=tuple(ChannelRoute(c.chat_id, tuple(dict.fromkeys(c.topics)),
+                                    c.name or str(c.chat_id))
+                       for c in model.telegram.channels),
         delivery=DeliveryConfig(max_age=model.delivery.max_age,
                                 summary_chars=model.delivery.summary_chars,
                                 batch_size=model.delivery.batch_size,

@@ -97,6 +97,7 @@ class Service:
         if released:
             log.warning("%d deliveries were in flight at the last stop; they will be re-sent",
                         released)
+        await self._route_channels()
         sender: Sender
         if self.settings.telegram_token:
             ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock)
@@ -129,6 +130,14 @@ class Service:
                     raise StartupError("stopped while waiting for Telegram") from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
+
+    async def _route_channels(self) -> None:
+        """Channels follow exactly the topics the operator routes to them in the config."""
+        now = self.clock()
+        for channel in self.config.channels:
+            await chat_store.ensure_chat(self.engine, channel.chat_id, "channel", channel.name,
+                                         now)
+            await chat_store.set_subscriptions(self.engine, channel.chat_id, channel.topics, now)
 
     async def _console_chat(self) -> None:
         now = self.clock()

@@ -8,10 +8,12 @@ are caught first; otherwise a bad message would be retried forever.
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TextIO
 
+from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -79,13 +81,36 @@ class Sender(Protocol):
 
 
 class TelegramSender:
-    """Sends one message with PTB's Bot; never raises for Telegram's answers."""
+    """Sends one message with PTB's Bot; never raises for Telegram's answers.
+
+    PTB's AIORateLimiter paces the global (30/s) and per-group (20/min) limits; it
+    has no per-chat limit for private chats, so each chat gets a small bucket here:
+    a burst of 3, then 1 message a second, as Telegram asks."""
+
+    PER_CHAT_BURST = 3
+    PER_CHAT_PERIOD_SECONDS = 3.0
+    MAX_TRACKED_CHATS = 10_000
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
+        self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._per_chat.pop(chat_id, None) or AsyncLimiter(
+            self.PER_CHAT_BURST, self.PER_CHAT_PERIOD_SECONDS)
+        self._per_chat[chat_id] = limiter  # most recently used last
+        while len(self._per_chat) > self.MAX_TRACKED_CHATS:
+            self._per_chat.popitem(last=False)
+        return limiter
 
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
                    preview: bool, buttons: Buttons = ()) -> SendOutcome:
+        async with self._chat_limiter(chat_id):
+            return await self._send(chat_id, text, html=html, thread_id=thread_id,
+                                    preview=preview, buttons=buttons)
+
+    async def _send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                    preview: bool, buttons: Buttons) -> SendOutcome:
         try:
             message = await self._bot.send_message(
                 chat_id=chat_id, text=text, parse_mode=ParseMode.HTML if html else None,

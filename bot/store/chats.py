@@ -154,3 +154,14 @@ async def migrate_chat(engine: AsyncEngine, old_id: int, new_id: int, now: datet
             .values(chat_id=new_id, status="pending", next_attempt_at=now))
         await conn.execute(update(chats).where(chats.c.id == old_id).values(
             active=False, updated_at=now))
+
+
+async def set_subscriptions(engine: AsyncEngine, chat_id: int, slugs: Sequence[str],
+                            now: datetime) -> None:
+    """Make the chat follow exactly `slugs` (operator-routed channels)."""
+    current = await chat_settings(engine, chat_id)
+    existing = set(current.topics) if current else set()
+    stale = sorted(existing - set(slugs))
+    if stale:
+        await unsubscribe(engine, chat_id, stale)
+    await subscribe(engine, chat_id, [s for s in slugs if s not in existing], None, now)

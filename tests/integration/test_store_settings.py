@@ -118,3 +118,11 @@ async def test_lease_of_a_dead_local_process_is_taken_over(engine: AsyncEngine) 
     assert os.getpid() != 2**22 + 12345
     await lease.acquire(engine, dead, NOW)
     await lease.acquire(engine, lease.new_holder(), NOW + timedelta(seconds=1))
+
+
+async def test_channel_subscriptions_follow_the_config(engine: AsyncEngine) -> None:
+    await chat_store.ensure_chat(engine, -100, "channel", "Alerts", NOW)
+    await chat_store.set_subscriptions(engine, -100, ["tariffs", "rare-earths"], NOW)
+    await chat_store.set_subscriptions(engine, -100, ["tariffs", "export-controls"], NOW)
+    settings = await chat_store.chat_settings(engine, -100)
+    assert settings is not None and settings.topics == ("export-controls", "tariffs")

@@ -136,3 +136,29 @@ def test_check_config_command_exit_codes(tmp_path: Path) -> None:
                               str(tmp_path / "nope.toml")], capture_output=True, text=True,
                              check=False)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_channels_route_known_topics() -> None:
+    cfg = config.loads(MINIMAL + """
+[[telegram.channels]]
+chat_id = -1001234567890
+name = "Alerts"
+topics = ["tariffs", "tariffs"]
+""")
+    assert [(c.chat_id, c.topics, c.name) for c in cfg.channels] == [
+        (-1001234567890, ("tariffs",), "Alerts")]
+    found = problems(MINIMAL + """
+[[telegram.channels]]
+chat_id = 5
+topics = ["nope"]
+""")
+    assert any("telegram.channels[0].chat_id" in p for p in found)
+
+
+def test_channel_with_an_unknown_topic() -> None:
+    found = problems(MINIMAL + """
+[[telegram.channels]]
+chat_id = -100
+topics = ["tariffs", "nope"]
+""")
+    assert any("routes unknown topics ['nope']" in p for p in found)
