@@ -176,6 +176,7 @@ class DeliveryModel(_Strict):
     summary_chars: int = Field(default=300, ge=50, le=2000)
     batch_size: int = Field(default=20, ge=1, le=500)
     max_attempts: int = Field(default=12, ge=1, le=100)
+    max_per_second: float = Field(default=30, gt=0, le=1000)  # Telegram's broadcast limit
 
 
 class ConfigModel(_Strict):
@@ -257,6 +258,7 @@ class DeliveryConfig:
     summary_chars: int
     batch_size: int
     max_attempts: int
+    max_per_second: float = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +422,8 @@ def _to_domain(model: ConfigModel, path: Path | None) -> AppConfig:
         delivery=DeliveryConfig(max_age=model.delivery.max_age,
                                 summary_chars=model.delivery.summary_chars,
                                 batch_size=model.delivery.batch_size,
-                                max_attempts=model.delivery.max_attempts),
+                                max_attempts=model.delivery.max_attempts,
+                                max_per_second=model.delivery.max_per_second),
     )
 
 

@@ -18,7 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import Application
+from telegram.ext import AIORateLimiter, Application
 
 from bot.config import AppConfig
 from bot.delivery.outbox import Drainer, DrainReport
@@ -38,6 +38,9 @@ from bot.telegram_ui.base import CommandContext
 log = logging.getLogger(__name__)
 
 DRAIN_EVERY = timedelta(seconds=2)
+# Each job guards itself with a lock and returns at once when a run is in progress;
+# allowing APScheduler a few instances keeps it from warning about that every tick.
+JOB_INSTANCES = 3
 SHUTDOWN_GRACE = timedelta(seconds=20)
 
 
@@ -101,8 +104,10 @@ class Service:
         sender: Sender
         if self.settings.telegram_token:
             ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock)
-            self.app = build_application(self.settings.telegram_token,
-                                         self.settings.telegram_api_url, ctx)
+            self.app = build_application(
+                self.settings.telegram_token, self.settings.telegram_api_url, ctx,
+                AIORateLimiter(overall_max_rate=self.config.delivery.max_per_second,
+                               max_retries=0))
             await self._initialize_telegram(self.app)
             await register_commands(self.app)
             sender = TelegramSender(self.app.bot)
@@ -180,7 +185,7 @@ class Service:
         if self.drainer is None or self._drain_lock.locked():
             return None
         async with self._drain_lock:
-            report = await self.drainer.drain(self.clock())
+            report = await self.drainer.drain(self.clock(), stop_requested=self._stopping)
             if report.sent or report.failed or report.dropped:
                 log.info("outbox: %d sent, %d retried, %d failed, %d dropped", report.sent,
                          report.retried, report.failed, report.dropped)
@@ -217,28 +222,35 @@ class Service:
             tick = cycle_tick(self.config)
             scheduler.add_job(self._guarded(self.poll), "interval",
                               seconds=tick.total_seconds(), next_run_time=self.clock(),
-                              max_instances=1, coalesce=True, id="poll")
+                              max_instances=JOB_INSTANCES, coalesce=True, id="poll")
             scheduler.add_job(self._guarded(self.drain), "interval",
-                              seconds=DRAIN_EVERY.total_seconds(), max_instances=1,
+                              seconds=DRAIN_EVERY.total_seconds(), max_instances=JOB_INSTANCES,
                               coalesce=True, id="drain")
             scheduler.add_job(self._guarded(self.renew_lease), "interval",
-                              seconds=(lease.LEASE_TTL / 3).total_seconds(), max_instances=1,
-                              coalesce=True, id="lease")
+                              seconds=(lease.LEASE_TTL / 3).total_seconds(),
+                              max_instances=JOB_INSTANCES, coalesce=True, id="lease")
             scheduler.start()
             log.info("newsbot running: %d feeds, %d topics, checking feeds every %ss",
                      len(self.config.feeds), len(self.config.topics), tick.total_seconds())
             await stop.wait()
             log.info("stopping: letting in-flight work finish")
         finally:
+            # Stop starting jobs, let running ones finish (bounded), then shut down:
+            # cancelling a job mid-transaction would leave work for the next start.
+            if scheduler.running:
+                scheduler.pause()
+            await self._finish_in_flight()
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-            await self._finish_in_flight()
             if self.app is not None and self.app.running:
                 if self.app.updater is not None and self.app.updater.running:
                     await self.app.updater.stop()
                 await self.app.stop()
             await self.close()
             log.info("stopped")
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     async def _finish_in_flight(self) -> None:
         async def wait_both() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -71,9 +71,10 @@ class Drainer:
         self.config = config
         self.plain_text = plain_text  # console output: no markup, no buttons
 
-    async def drain(self, now: datetime, max_batches: int = 50) -> DrainReport:
+    async def drain(self, now: datetime, max_batches: int = 50,
+                    stop_requested: Callable[[], bool] = lambda: False) -> DrainReport:
         """Send everything due now, a batch of rows at a time (bounded, so a huge
-        queue cannot hold the loop forever)."""
+        queue cannot hold the loop forever; a stop request ends it between batches)."""
         total = DrainReport()
         limit = max(self.config.delivery.batch_size, CHAT_CONCURRENCY * 4)
         gate = asyncio.Semaphore(CHAT_CONCURRENCY)
@@ -83,6 +84,8 @@ class Drainer:
                 return await self._serve_chat(chat_rows, now)
 
         for _ in range(max_batches):
+            if stop_requested():
+                break
             batch = await rows.claim_due(self.engine, now, limit)
             if not batch:
                 break
