@@ -12,15 +12,18 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from bot import __version__
 from bot import config as config_module
+from bot.digest import digest_period
+from bot.digest_runner import chat_schedule, period_for_day, render_for
 from bot.errors import AlreadyRunningError, ConfigError, StartupError, StoreError
 from bot.feeds.report import feed_rows, format_table
 from bot.logs import configure_logging
 from bot.matching import explanation_to_dict
 from bot.scheduler import Service, Settings
+from bot.store.digests import digest_chats, enqueue_digest
 from bot.store.engine import DEFAULT_DATABASE_URL, create_engine, migrate
 from bot.store.feeds import FeedState, feed_states, sync_feeds
 from bot.stories.cli import stories_json_lines
@@ -77,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stories", parents=[common],
                    help="group JSON lines from stdin into stories")
     sub.add_parser("feeds", parents=[common], help="print the state of every configured feed")
+    digest = sub.add_parser("digest", parents=[common],
+                            help="preview a chat's daily digest, or send it now")
+    digest.add_argument("--chat", type=int, required=True, help="the chat id")
+    action = digest.add_mutually_exclusive_group()
+    action.add_argument("--print", action="store_true", help="print it (the default)")
+    action.add_argument("--send", action="store_true",
+                        help="queue it as that day's digest and deliver it")
+    digest.add_argument("--date", type=_iso_date,
+                        help="the day (YYYY-MM-DD, the chat's local date; default: the "
+                             "latest digest time that has passed)")
     return parser
 
 
@@ -161,8 +174,61 @@ def _feeds(args: argparse.Namespace, cfg: config_module.AppConfig,
     return EXIT_OK
 
 
-_COMMANDS = {"run": _run, "check-config": _check_config, "match": _match, "stories": _stories,
-             "feeds": _feeds}
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def _digest(args: argparse.Namespace, cfg: config_module.AppConfig,
+            env: Mapping[str, str]) -> int:
+    return asyncio.run(_digest_async(args, cfg, env))
+
+
+async def _digest_async(args: argparse.Namespace, cfg: config_module.AppConfig,
+                        env: Mapping[str, str]) -> int:
+    settings = _settings(env)
+    service = Service(cfg, settings)
+    engine = service.engine
+    try:
+        await migrate(engine)
+        found = await digest_chats(engine, [args.chat])
+        if not found:
+            print(f"chat {args.chat} is unknown or inactive", file=sys.stderr)
+            return EXIT_FAILURE
+        chat, now = found[0], datetime.now(UTC)
+        at, zone = chat_schedule(chat, cfg)
+        period = (period_for_day(args.date, at, zone) if args.date
+                  else digest_period(now, at, zone))
+        assert period is not None
+        rendered = await render_for(engine, cfg, chat, period, now)
+        if not args.send:
+            print("\n\n".join(rendered.plain) or "(nothing to send for this period)")
+            return EXIT_OK
+        if not await enqueue_digest(engine, chat.id, period.key, html_chunks=rendered.html,
+                                    plain_chunks=rendered.plain, thread_id=chat.thread_id,
+                                    now=now):
+            print(f"the digest for {period.key} was already recorded for chat {chat.id}",
+                  file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"queued the digest for {period.key} ({len(rendered.html)} message(s))")
+    finally:
+        await engine.dispose()
+    try:  # deliver it now unless a running instance (holding the lease) will
+        await service.open()
+    except AlreadyRunningError:
+        print("a running newsbot will deliver it")
+        return EXIT_OK
+    try:
+        await service.drain()
+    finally:
+        await service.close()
+    return EXIT_OK
+
+
+_COMMANDS = {"run": _run, "digest": _digest, "check-config": _check_config, "match": _match,
+             "stories": _stories, "feeds": _feeds}
 
 
 if __name__ == "__main__":  # pragma: no cover

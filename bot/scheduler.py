@@ -23,6 +23,7 @@ from telegram.ext import AIORateLimiter, Application
 from bot.config import AppConfig
 from bot.delivery.outbox import Drainer, DrainReport
 from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
+from bot.digest_runner import run_digests
 from bot.errors import StartupError
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.pipeline import CycleReport, PipelineDeps, run_cycle
@@ -38,6 +39,7 @@ from bot.telegram_ui.base import CommandContext
 log = logging.getLogger(__name__)
 
 DRAIN_EVERY = timedelta(seconds=2)
+DIGEST_TICK = timedelta(seconds=30)  # digest times are whole minutes
 # Each job guards itself with a lock and returns at once when a run is in progress;
 # allowing APScheduler a few instances keeps it from warning about that every tick.
 JOB_INSTANCES = 3
@@ -77,6 +79,7 @@ class Service:
         self.grouper = StoryGrouper()
         self._cycle_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
+        self._digest_lock = asyncio.Lock()
         self.app: Application | None = None  # type: ignore[type-arg]
         self.drainer: Drainer | None = None
         self.last_cycle: CycleReport | None = None
@@ -181,6 +184,16 @@ class Service:
             await self.drain()
         return report
 
+    async def digests(self) -> int:
+        """Record every digest whose time has come (each chat in its own zone)."""
+        if self._digest_lock.locked():
+            return 0
+        async with self._digest_lock:
+            queued = await run_digests(self.engine, self.config, self.clock())
+        if queued:
+            await self.drain()
+        return queued
+
     async def drain(self) -> DrainReport | None:
         if self.drainer is None or self._drain_lock.locked():
             return None
@@ -226,6 +239,9 @@ class Service:
             scheduler.add_job(self._guarded(self.drain), "interval",
                               seconds=DRAIN_EVERY.total_seconds(), max_instances=JOB_INSTANCES,
                               coalesce=True, id="drain")
+            scheduler.add_job(self._guarded(self.digests), "interval",
+                              seconds=DIGEST_TICK.total_seconds(), next_run_time=self.clock(),
+                              max_instances=JOB_INSTANCES, coalesce=True, id="digests")
             scheduler.add_job(self._guarded(self.renew_lease), "interval",
                               seconds=(lease.LEASE_TTL / 3).total_seconds(),
                               max_instances=JOB_INSTANCES, coalesce=True, id="lease")
@@ -254,7 +270,7 @@ class Service:
 
     async def _finish_in_flight(self) -> None:
         async def wait_both() -> None:
-            async with self._cycle_lock, self._drain_lock:
+            async with self._cycle_lock, self._digest_lock, self._drain_lock:
                 pass
 
         try:

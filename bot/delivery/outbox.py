@@ -13,6 +13,7 @@ attempts) or a skip (paused, muted) is logged with its reason and kept in the ta
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from bot.delivery.telegram import (
     Sent,
 )
 from bot.model import Alert
+from bot.summary import html_to_text
 from bot.store import chats as chat_store
 from bot.store import outbox as rows
 from bot.store.outbox import DueDelivery
@@ -172,9 +174,11 @@ class Drainer:
         return (tuple(row),) if row else ()
 
     async def _deliver(self, d: DueDelivery, zone: ZoneInfo, now: datetime) -> DrainReport:
-        if d.item is None:
+        if d.kind == "digest":
+            html_chunks, plain_chunks = _digest_chunks(d.payload)
+        elif d.item is None:
             text = d.payload or ""
-            html_chunks, plain_chunks = [text], [text]
+            html_chunks, plain_chunks = [text], [html_to_text(text)]
         else:
             alert = self._alert(d)
             html_chunks, plain_chunks = render_alert(alert, zone), render_alert_plain(alert, zone)
@@ -257,3 +261,14 @@ class Drainer:
                 await rows.mark_many(self.engine, ids, "failed", now, error=reason)
                 return DrainReport(failed=len(ds))
         raise AssertionError(f"unhandled outcome {outcome!r}")  # pragma: no cover
+
+
+def _digest_chunks(payload: str | None) -> tuple[list[str], list[str]]:
+    """A digest row's payload: {"html": [...], "plain": [...]} rendered when it was queued."""
+    try:
+        data = json.loads(payload or "{}")
+        html_chunks = [str(c) for c in data.get("html", [])]
+        plain_chunks = [str(c) for c in data.get("plain", [])] or html_chunks
+    except (ValueError, AttributeError):
+        return [], []
+    return html_chunks, plain_chunks

@@ -118,7 +118,7 @@ def format_time(published_at: datetime | None, tz: tzinfo, labels: Labels = ENGL
     return f"{local.day} {month} {local:%H:%M} {zone}".rstrip()
 
 
-def _link(url: str | None) -> str | None:
+def link_url(url: str | None) -> str | None:
     """The URL if Telegram can link it: http(s), a host, no spaces or controls, bounded."""
     if not url or len(url) > MAX_URL_CHARS or clean_chars(url) != url:
         return None
@@ -207,7 +207,7 @@ def _fields(alert: Alert, tz: tzinfo, labels: Labels) -> _Fields:
     return _Fields(
         badge=labels.topic_badge.format(topics=topics) if topics else "",
         title=_line(alert.title, MAX_TITLE_CHARS) or labels.untitled,
-        url=_link(alert.url),
+        url=link_url(alert.url),
         meta=meta,
         summary=summary,
         also=labels.also_reported_by.format(names=also) if also else "",

@@ -32,7 +32,7 @@ from bot.delivery.render import (
     MAX_TITLE_CHARS,
     format_time,
 )
-from bot.delivery.render import _link as linkable_url
+from bot.delivery.render import link_url as linkable_url
 from bot.delivery.telegram_html import (
     MAX_MESSAGE_UTF16,
     escape,
