@@ -12,12 +12,14 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot import __version__
 from bot import config as config_module
+from bot.backtest import StoredMatchInput, backtest, format_backtest
 from bot.digest import digest_period
 from bot.digest_runner import chat_schedule, period_for_day, render_for
+from bot.durations import format_duration, parse_duration
 from bot.errors import AlreadyRunningError, ConfigError, StartupError, StoreError
 from bot.feeds.report import feed_rows, format_table
 from bot.logs import configure_logging
@@ -26,6 +28,7 @@ from bot.scheduler import Service, Settings
 from bot.store.digests import digest_chats, enqueue_digest
 from bot.store.engine import DEFAULT_DATABASE_URL, create_engine, migrate
 from bot.store.feeds import FeedState, feed_states, sync_feeds
+from bot.store.search import StoredForBacktest, items_since
 from bot.stories.cli import stories_json_lines
 from bot.telegram_ui.app import DEFAULT_API_URL
 
@@ -80,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stories", parents=[common],
                    help="group JSON lines from stdin into stories")
     sub.add_parser("feeds", parents=[common], help="print the state of every configured feed")
+    backtest = sub.add_parser(
+        "backtest", parents=[common],
+        help="re-run the topics of --config over stored items and compare with what "
+             "matched when they arrived")
+    backtest.add_argument("--since", type=_duration_arg, default=timedelta(days=7),
+                          help="how far back (default 7d)")
     digest = sub.add_parser("digest", parents=[common],
                             help="preview a chat's daily digest, or send it now")
     digest.add_argument("--chat", type=int, required=True, help="the chat id")
@@ -174,6 +183,32 @@ def _feeds(args: argparse.Namespace, cfg: config_module.AppConfig,
     return EXIT_OK
 
 
+def _duration_arg(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _backtest(args: argparse.Namespace, cfg: config_module.AppConfig,
+              env: Mapping[str, str]) -> int:
+    async def read() -> list[StoredForBacktest]:
+        engine = create_engine(_settings(env).database_url)
+        try:
+            await migrate(engine)
+            return await items_since(engine, datetime.now(UTC) - args.since)
+        finally:
+            await engine.dispose()
+
+    stored = asyncio.run(read())
+    weights = {f.url: f.weight for f in cfg.feeds}
+    inputs = [StoredMatchInput(s.item_id, s.title, s.summary, weights.get(s.feed_url, 1.0),
+                               s.topics) for s in stored]
+    diffs = backtest(inputs, cfg.matcher, cfg.topic_slugs)
+    print(format_backtest(diffs, len(inputs), format_duration(args.since) + " ago"))
+    return EXIT_OK
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -228,7 +263,7 @@ async def _digest_async(args: argparse.Namespace, cfg: config_module.AppConfig,
 
 
 _COMMANDS = {"run": _run, "digest": _digest, "check-config": _check_config, "match": _match,
-             "stories": _stories, "feeds": _feeds}
+             "stories": _stories, "feeds": _feeds, "backtest": _backtest}
 
 
 if __name__ == "__main__":  # pragma: no cover

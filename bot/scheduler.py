@@ -9,6 +9,7 @@ closing the database.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application
 
+from bot import __version__
 from bot.config import AppConfig
+from bot.config_watch import ConfigWatcher, Rejected
 from bot.delivery.outbox import Drainer, DrainReport
 from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
 from bot.digest_runner import run_digests
@@ -31,7 +34,8 @@ from bot.store import chats as chat_store
 from bot.store import lease
 from bot.store.engine import create_engine, migrate, safe_url
 from bot.store.feeds import sync_feeds
-from bot.store.outbox import release_in_flight
+from bot.store.ingest import Notice, enqueue_notices
+from bot.store.outbox import queue_length, release_in_flight
 from bot.stories import StoryGrouper
 from bot.telegram_ui.app import build_application, register_commands
 from bot.telegram_ui.base import CommandContext
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_EVERY = timedelta(seconds=2)
 DIGEST_TICK = timedelta(seconds=30)  # digest times are whole minutes
+CONFIG_CHECK = timedelta(seconds=5)
 # Each job guards itself with a lock and returns at once when a run is in progress;
 # allowing APScheduler a few instances keeps it from warning about that every tick.
 JOB_INSTANCES = 3
@@ -81,6 +86,9 @@ class Service:
         self._drain_lock = asyncio.Lock()
         self._digest_lock = asyncio.Lock()
         self.app: Application | None = None  # type: ignore[type-arg]
+        self.command_ctx: CommandContext | None = None
+        self.watcher = ConfigWatcher(config.path) if config.path else None
+        self.queue = 0
         self.drainer: Drainer | None = None
         self.last_cycle: CycleReport | None = None
         self.holder = lease.new_holder()
@@ -106,7 +114,9 @@ class Service:
         await self._route_channels()
         sender: Sender
         if self.settings.telegram_token:
-            ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock)
+            ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock,
+                                 version=__version__, status=self.status_info)
+            self.command_ctx = ctx
             self.app = build_application(
                 self.settings.telegram_token, self.settings.telegram_api_url, ctx,
                 AIORateLimiter(overall_max_rate=self.config.delivery.max_per_second,
@@ -194,11 +204,75 @@ class Service:
             await self.drain()
         return queued
 
+    def status_info(self) -> dict[str, object]:
+        """Figures for an admin's /status (cached by the jobs: no I/O here)."""
+        info: dict[str, object] = {"version": __version__, "feeds": len(self.config.feeds),
+                                   "topics": len(self.config.topics)}
+        if self.last_cycle is not None:
+            report = self.last_cycle
+            info["last cycle"] = (f"{report.started_at:%Y-%m-%d %H:%M:%S}Z: "
+                                  f"{report.count('ok') + report.count('not-modified')} ok, "
+                                  f"{report.count('failed')} failed")
+        info["queue"] = self.queue
+        return info
+
+    async def reload_config(self) -> bool:
+        """Apply a changed config file; a broken one is rejected and reported once."""
+        if self.watcher is None:
+            return False
+        result = self.watcher.check()
+        if result is None:
+            return False
+        if isinstance(result, Rejected):
+            log.error("config change rejected, the previous config stays in force:\n%s",
+                      result.error)
+            if result.new:
+                await self._notify(f"config-rejected:{self.clock().isoformat()}",
+                                   "⚠️ The config change was rejected; the previous config "
+                                   f"stays in force:\n<code>{html.escape(result.error[:1500])}"
+                                   "</code>")
+            return False
+        await self._apply(result)
+        return True
+
+    async def _apply(self, new: AppConfig) -> None:
+        old = self.config
+        removed = [t for t in old.topics if new.topic(t.slug) is None]
+        added = [t.slug for t in new.topics if old.topic(t.slug) is None]
+        now = self.clock()
+        for topic in removed:
+            followers = await chat_store.drop_topic(self.engine, topic.slug)
+            async with self.engine.begin() as conn:
+                await enqueue_notices(conn, [Notice(
+                    chat, f"topic-removed:{topic.slug}:{now.isoformat()}",
+                    f"ℹ️ The topic <b>{html.escape(topic.name)}</b> was removed by the "
+                    "operator, so you no longer follow it. /topics shows what there is.")
+                    for chat, _ in followers if chat != chat_store.CONSOLE_CHAT_ID], now)
+        await sync_feeds(self.engine, [(f.url, f.name) for f in new.feeds])
+        self.config = new
+        if self.command_ctx is not None:
+            self.command_ctx.config = new
+        if self.drainer is not None:
+            self.drainer.config = new
+        await self._route_channels()
+        if not self.settings.telegram_token:
+            await self._console_chat()
+        log.info("config reloaded: %d feeds, %d topics (added: %s; removed: %s)",
+                 len(new.feeds), len(new.topics), ", ".join(added) or "none",
+                 ", ".join(t.slug for t in removed) or "none")
+
+    async def _notify(self, key: str, text: str) -> None:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await enqueue_notices(conn, [Notice(chat, key, text) for chat in self.notice_chats],
+                                  now)
+
     async def drain(self) -> DrainReport | None:
         if self.drainer is None or self._drain_lock.locked():
             return None
         async with self._drain_lock:
             report = await self.drainer.drain(self.clock(), stop_requested=self._stopping)
+            self.queue = await queue_length(self.engine)
             if report.sent or report.failed or report.dropped:
                 log.info("outbox: %d sent, %d retried, %d failed, %d dropped", report.sent,
                          report.retried, report.failed, report.dropped)
@@ -242,6 +316,9 @@ class Service:
             scheduler.add_job(self._guarded(self.digests), "interval",
                               seconds=DIGEST_TICK.total_seconds(), next_run_time=self.clock(),
                               max_instances=JOB_INSTANCES, coalesce=True, id="digests")
+            scheduler.add_job(self._guarded(self.reload_config), "interval",
+                              seconds=CONFIG_CHECK.total_seconds(),
+                              max_instances=JOB_INSTANCES, coalesce=True, id="reload")
             scheduler.add_job(self._guarded(self.renew_lease), "interval",
                               seconds=(lease.LEASE_TTL / 3).total_seconds(),
                               max_instances=JOB_INSTANCES, coalesce=True, id="lease")

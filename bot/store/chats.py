@@ -165,3 +165,15 @@ async def set_subscriptions(engine: AsyncEngine, chat_id: int, slugs: Sequence[s
     if stale:
         await unsubscribe(engine, chat_id, stale)
     await subscribe(engine, chat_id, [s for s in slugs if s not in existing], None, now)
+
+
+async def drop_topic(engine: AsyncEngine, slug: str) -> list[tuple[int, int | None]]:
+    """Remove every subscription to a topic that no longer exists; returns the
+    (chat, thread) pairs that followed it, so they can be told."""
+    async with engine.begin() as conn:
+        rows = [(r.chat_id, r.thread_id) for r in await conn.execute(
+            select(subscriptions.c.chat_id, subscriptions.c.thread_id)
+            .join(chats, chats.c.id == subscriptions.c.chat_id)
+            .where(subscriptions.c.topic == slug, chats.c.active.is_(True)))]
+        await conn.execute(delete(subscriptions).where(subscriptions.c.topic == slug))
+    return rows

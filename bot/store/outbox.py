@@ -176,3 +176,10 @@ async def defer_rows(engine: AsyncEngine, ids: Sequence[int], until: datetime,
             deliveries.c.id.in_(list(ids)), deliveries.c.status == "sending").values(
                 status="pending", next_attempt_at=until, last_error=reason,
                 attempts=deliveries.c.attempts - 1))
+
+
+async def queue_length(engine: AsyncEngine) -> int:
+    """Rows waiting to be sent (an index range scan, cheap enough for every drain)."""
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(deliveries).where(
+            deliveries.c.status.in_(("pending", "sending"))))).scalar_one())

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from bot.store.schema import items, topic_matches
+from bot.store.schema import feeds, items, topic_matches
 
 MAX_WORDS = 8
 MAX_WORD_LEN = 50
@@ -121,3 +121,32 @@ async def item_text(engine: AsyncEngine, item_id: int) -> tuple[str, str] | None
         row = (await conn.execute(select(items.c.title, items.c.summary)
                                   .where(items.c.id == item_id))).first()
     return (row.title, row.summary) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredForBacktest:
+    item_id: int
+    title: str
+    summary: str
+    feed_url: str
+    topics: frozenset[str]
+
+
+async def items_since(engine: AsyncEngine, since: datetime,
+                      limit: int = 200_000) -> list[StoredForBacktest]:
+    """Stored items first seen after `since`, with the topics recorded for them."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(
+            select(items.c.id, items.c.title, items.c.summary, feeds.c.url)
+            .join(feeds, feeds.c.id == items.c.feed_id)
+            .where(items.c.first_seen_at > since)
+            .order_by(items.c.first_seen_at.desc()).limit(limit))).all()
+        recorded: dict[int, set[str]] = {}
+        ids = [r.id for r in rows]
+        for start in range(0, len(ids), 1000):
+            for item_id, topic in await conn.execute(
+                    select(topic_matches.c.item_id, topic_matches.c.topic)
+                    .where(topic_matches.c.item_id.in_(ids[start:start + 1000]))):
+                recorded.setdefault(item_id, set()).add(topic)
+    return [StoredForBacktest(r.id, r.title, r.summary, r.url,
+                              frozenset(recorded.get(r.id, ()))) for r in rows]

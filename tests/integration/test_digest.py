@@ -225,3 +225,26 @@ def test_digest_command_previews_and_sends(db_url: str, tmp_path: Path,
     unknown = subprocess.run([*command[:7], "424242"], cwd=ROOT, env=env, capture_output=True,
                              text=True, check=False)
     assert unknown.returncode == 1 and "unknown" in unknown.stderr
+
+
+def test_backtest_command(db_url: str, tmp_path: Path, telegram: TelegramEmulator) -> None:
+    clock = Clock(datetime.now(UTC))
+    svc = service(db_url, telegram, clock)
+
+    async def setup() -> None:
+        await svc.open()
+        await prepare(svc)  # items dated 27 Nov 2026 around "now" of this test run
+        await svc.close()
+
+    asyncio.run(setup())
+    proposed = tmp_path / "proposed.toml"
+    proposed.write_text(CONFIG_TEXT.replace("query = 'tariff OR tariffs'",
+                                            "query = 'truce'"))
+    env = {**os.environ, "DATABASE_URL": db_url}
+    result = subprocess.run([sys.executable, "-m", "bot", "backtest", "--config",
+                             str(proposed), "--since", "3650d"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "3 stored items" in result.stdout
+    assert "- US raises tariffs on <EVs>" in result.stdout
+    assert "tariffs                        2       1       0       1" in result.stdout
