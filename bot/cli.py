@@ -24,7 +24,8 @@ from bot.errors import AlreadyRunningError, ConfigError, StartupError, StoreErro
 from bot.feeds.report import feed_rows, format_table
 from bot.logs import configure_logging
 from bot.matching import explanation_to_dict
-from bot.scheduler import Service, Settings
+from bot.scheduler import run_forever
+from bot.service import Service, Settings
 from bot.store.digests import digest_chats, enqueue_digest
 from bot.store.engine import DEFAULT_DATABASE_URL, create_engine, migrate
 from bot.store.feeds import FeedState, feed_states, sync_feeds
@@ -124,7 +125,7 @@ async def _run_until_signalled(service: Service) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await service.run_forever(stop)
+    await run_forever(service, stop)
 
 
 def _check_config(args: argparse.Namespace, cfg: config_module.AppConfig,

@@ -1,46 +1,24 @@
-"""The running service: APScheduler jobs (poll cycles, outbox drain) and the
-Telegram bot on one asyncio loop, with a clean start and stop.
-
-Owns lifecycle only: it wires the store, fetcher, pipeline, drainer and the PTB
-Application together, and on stop lets in-flight work finish (bounded) before
-closing the database.
+"""What runs when: APScheduler jobs (poll cycles, outbox drain, digests, config
+reload, lease renewal) on the service's asyncio loop, beside the Telegram bot,
+with a clean stop that lets in-flight work finish instead of cancelling it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import Update
-from telegram.error import InvalidToken, NetworkError
-from telegram.ext import AIORateLimiter, Application
 
-from bot import __version__
 from bot.config import AppConfig
-from bot.config_watch import ConfigWatcher, Rejected
-from bot.delivery.outbox import Drainer, DrainReport
-from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
-from bot.digest_runner import run_digests
-from bot.errors import StartupError
-from bot.feeds.fetch import Fetcher, FetchLimits
-from bot.pipeline import CycleReport, PipelineDeps, run_cycle
-from bot.store import chats as chat_store
+from bot.service import Service, Settings
 from bot.store import lease
-from bot.store.engine import create_engine, migrate, safe_url
-from bot.store.feeds import sync_feeds
-from bot.store.ingest import Notice, enqueue_notices
-from bot.store.outbox import queue_length, release_in_flight
-from bot.stories import StoryGrouper
-from bot.telegram_ui.app import build_application, register_commands
-from bot.telegram_ui.base import CommandContext
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Service", "Settings", "cycle_tick", "run_forever"]
 
 DRAIN_EVERY = timedelta(seconds=2)
 DIGEST_TICK = timedelta(seconds=30)  # digest times are whole minutes
@@ -51,316 +29,59 @@ JOB_INSTANCES = 3
 SHUTDOWN_GRACE = timedelta(seconds=20)
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """What the environment decides (the CLI reads it; nothing below does)."""
-
-    database_url: str
-    telegram_token: str | None
-    telegram_api_url: str
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def cycle_tick(config: AppConfig) -> timedelta:
     """How often to look for due feeds: fine enough for the shortest interval."""
     shortest = min((f.interval for f in config.feeds), default=config.polling.interval)
     return max(timedelta(seconds=1), min(shortest / 4, timedelta(seconds=30)))
 
 
-class Service:
-    def __init__(self, config: AppConfig, settings: Settings,
-                 clock: Callable[[], datetime] = utc_now) -> None:
-        self.config = config
-        self.settings = settings
-        self.clock = clock
-        self.engine: AsyncEngine = create_engine(settings.database_url)
-        self.fetcher = Fetcher(FetchLimits(
-            timeout=config.polling.timeout, max_body_bytes=config.polling.max_body_bytes,
-            max_concurrency=config.polling.max_concurrency, per_host=config.polling.per_host,
-            **({"user_agent": config.polling.user_agent} if config.polling.user_agent else {})))
-        self.grouper = StoryGrouper()
-        self._cycle_lock = asyncio.Lock()
-        self._drain_lock = asyncio.Lock()
-        self._digest_lock = asyncio.Lock()
-        self.app: Application | None = None  # type: ignore[type-arg]
-        self.command_ctx: CommandContext | None = None
-        self.watcher = ConfigWatcher(config.path) if config.path else None
-        self.queue = 0
-        self.drainer: Drainer | None = None
-        self.last_cycle: CycleReport | None = None
-        self.holder = lease.new_holder()
-        self._leased = False
-        self._stop: asyncio.Event | None = None
-        # Operator notices go to the configured admins' private chats, or to stdout.
-        self.notice_chats: tuple[int, ...] = (
-            tuple(sorted(config.admins)) if settings.telegram_token
-            else (chat_store.CONSOLE_CHAT_ID,))
-
-    # ---- start / stop -----------------------------------------------------------
-    async def open(self) -> None:
-        revision = await migrate(self.engine)
-        log.info("database %s at schema revision %s", safe_url(self.settings.database_url),
-                 revision)
-        await lease.acquire(self.engine, self.holder, self.clock())
-        self._leased = True
-        await sync_feeds(self.engine, [(f.url, f.name) for f in self.config.feeds])
-        released = await release_in_flight(self.engine)
-        if released:
-            log.warning("%d deliveries were in flight at the last stop; they will be re-sent",
-                        released)
-        await self._route_channels()
-        sender: Sender
-        if self.settings.telegram_token:
-            ctx = CommandContext(engine=self.engine, config=self.config, clock=self.clock,
-                                 version=__version__, status=self.status_info)
-            self.command_ctx = ctx
-            self.app = build_application(
-                self.settings.telegram_token, self.settings.telegram_api_url, ctx,
-                AIORateLimiter(overall_max_rate=self.config.delivery.max_per_second,
-                               max_retries=0))
-            await self._initialize_telegram(self.app)
-            await register_commands(self.app)
-            sender = TelegramSender(self.app.bot)
-            self.drainer = Drainer(self.engine, sender, self.config)
-        else:
-            log.info("no TELEGRAM_BOT_TOKEN: alerts for every topic print to stdout")
-            await self._console_chat()
-            self.drainer = Drainer(self.engine, ConsoleSender(), self.config, plain_text=True)
-
-    async def _initialize_telegram(self, app: Application) -> None:  # type: ignore[type-arg]
-        """getMe until Telegram answers: a network outage at start delays the bot,
-        a wrong token stops it with a clear message."""
-        delay = 1.0
-        while True:
-            try:
-                await app.initialize()
-                return
-            except InvalidToken as exc:
-                raise StartupError("Telegram rejected TELEGRAM_BOT_TOKEN (check it with "
-                                   f"BotFather): {exc.message}") from None
-            except NetworkError as exc:
-                log.warning("cannot reach the Telegram Bot API (%s); retrying in %.0fs",
-                            exc.message, delay)
-                if self._stop is not None and self._stop.is_set():
-                    raise StartupError("stopped while waiting for Telegram") from None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
-
-    async def _route_channels(self) -> None:
-        """Channels follow exactly the topics the operator routes to them in the config."""
-        now = self.clock()
-        for channel in self.config.channels:
-            await chat_store.ensure_chat(self.engine, channel.chat_id, "channel", channel.name,
-                                         now)
-            await chat_store.set_subscriptions(self.engine, channel.chat_id, channel.topics, now)
-
-    async def _console_chat(self) -> None:
-        now = self.clock()
-        await chat_store.ensure_chat(self.engine, chat_store.CONSOLE_CHAT_ID, "console",
-                                     "console", now)
-        await chat_store.subscribe(self.engine, chat_store.CONSOLE_CHAT_ID,
-                                   list(self.config.topic_slugs), None, now)
-
-    async def close(self) -> None:
-        await self.fetcher.aclose()
-        if self.app is not None and self.app._initialized:  # PTB has no public flag
-            await self.app.shutdown()
-        if self._leased:
-            await lease.release(self.engine, self.holder)
-        await self.engine.dispose()
-
-    async def renew_lease(self) -> None:
-        if not await lease.renew(self.engine, self.holder, self.clock()):
-            # Someone else holds the database now: stop before two of us send.
-            log.error("lost the instance lease on this database; stopping")
-            if self._stop is not None:
-                self._stop.set()
-
-    # ---- jobs -------------------------------------------------------------------
-    async def poll(self, poll_all: bool = False) -> CycleReport | None:
-        if self._cycle_lock.locked():
-            return None  # a cycle never overlaps itself
-        async with self._cycle_lock:
-            deps = PipelineDeps(self.engine, self.fetcher, self.config, self.grouper,
-                                notice_chats=self.notice_chats)
-            report = await run_cycle(deps, self.clock(), poll_all=poll_all)
-            self.last_cycle = report
-            if report.results:
-                log.info("%s", report.summary())
-        if report.alerts_queued:
-            await self.drain()
-        return report
-
-    async def digests(self) -> int:
-        """Record every digest whose time has come (each chat in its own zone)."""
-        if self._digest_lock.locked():
-            return 0
-        async with self._digest_lock:
-            queued = await run_digests(self.engine, self.config, self.clock())
-        if queued:
-            await self.drain()
-        return queued
-
-    def status_info(self) -> dict[str, object]:
-        """Figures for an admin's /status (cached by the jobs: no I/O here)."""
-        info: dict[str, object] = {"version": __version__, "feeds": len(self.config.feeds),
-                                   "topics": len(self.config.topics)}
-        if self.last_cycle is not None:
-            report = self.last_cycle
-            info["last cycle"] = (f"{report.started_at:%Y-%m-%d %H:%M:%S}Z: "
-                                  f"{report.count('ok') + report.count('not-modified')} ok, "
-                                  f"{report.count('failed')} failed")
-        info["queue"] = self.queue
-        return info
-
-    async def reload_config(self) -> bool:
-        """Apply a changed config file; a broken one is rejected and reported once."""
-        if self.watcher is None:
-            return False
-        result = self.watcher.check()
-        if result is None:
-            return False
-        if isinstance(result, Rejected):
-            log.error("config change rejected, the previous config stays in force:\n%s",
-                      result.error)
-            if result.new:
-                await self._notify(f"config-rejected:{self.clock().isoformat()}",
-                                   "⚠️ The config change was rejected; the previous config "
-                                   f"stays in force:\n<code>{html.escape(result.error[:1500])}"
-                                   "</code>")
-            return False
-        await self._apply(result)
-        return True
-
-    async def _apply(self, new: AppConfig) -> None:
-        old = self.config
-        removed = [t for t in old.topics if new.topic(t.slug) is None]
-        added = [t.slug for t in new.topics if old.topic(t.slug) is None]
-        now = self.clock()
-        for topic in removed:
-            followers = await chat_store.drop_topic(self.engine, topic.slug)
-            async with self.engine.begin() as conn:
-                await enqueue_notices(conn, [Notice(
-                    chat, f"topic-removed:{topic.slug}:{now.isoformat()}",
-                    f"ℹ️ The topic <b>{html.escape(topic.name)}</b> was removed by the "
-                    "operator, so you no longer follow it. /topics shows what there is.")
-                    for chat, _ in followers if chat != chat_store.CONSOLE_CHAT_ID], now)
-        await sync_feeds(self.engine, [(f.url, f.name) for f in new.feeds])
-        self.config = new
-        if self.command_ctx is not None:
-            self.command_ctx.config = new
-        if self.drainer is not None:
-            self.drainer.config = new
-        await self._route_channels()
-        if not self.settings.telegram_token:
-            await self._console_chat()
-        log.info("config reloaded: %d feeds, %d topics (added: %s; removed: %s)",
-                 len(new.feeds), len(new.topics), ", ".join(added) or "none",
-                 ", ".join(t.slug for t in removed) or "none")
-
-    async def _notify(self, key: str, text: str) -> None:
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            await enqueue_notices(conn, [Notice(chat, key, text) for chat in self.notice_chats],
-                                  now)
-
-    async def drain(self) -> DrainReport | None:
-        if self.drainer is None or self._drain_lock.locked():
-            return None
-        async with self._drain_lock:
-            report = await self.drainer.drain(self.clock(), stop_requested=self._stopping)
-            self.queue = await queue_length(self.engine)
-            if report.sent or report.failed or report.dropped:
-                log.info("outbox: %d sent, %d retried, %d failed, %d dropped", report.sent,
-                         report.retried, report.failed, report.dropped)
-            return report
-
-    # ---- modes ------------------------------------------------------------------
-    async def _open_or_close(self) -> None:
+def _guarded(job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
         try:
-            await self.open()
-        except BaseException:
-            await self.close()
-            raise
+            await job()
+        except Exception:
+            # A job that raises must not kill the schedule; the next tick tries again.
+            log.exception("job %s failed", getattr(job, "__name__", job))
+    return run
 
-    async def run_once(self) -> CycleReport:
-        """`newsbot run --once`: poll every feed, deliver what is due, return."""
-        await self._open_or_close()
-        try:
-            report = await self.poll(poll_all=True)
-            await self.drain()
-            assert report is not None
-            return report
-        finally:
-            await self.close()
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        self._stop = stop
-        await self._open_or_close()
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        try:
-            if self.app is not None:
-                await self.app.start()
-                assert self.app.updater is not None
-                await self.app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-            tick = cycle_tick(self.config)
-            scheduler.add_job(self._guarded(self.poll), "interval",
-                              seconds=tick.total_seconds(), next_run_time=self.clock(),
-                              max_instances=JOB_INSTANCES, coalesce=True, id="poll")
-            scheduler.add_job(self._guarded(self.drain), "interval",
-                              seconds=DRAIN_EVERY.total_seconds(), max_instances=JOB_INSTANCES,
-                              coalesce=True, id="drain")
-            scheduler.add_job(self._guarded(self.digests), "interval",
-                              seconds=DIGEST_TICK.total_seconds(), next_run_time=self.clock(),
-                              max_instances=JOB_INSTANCES, coalesce=True, id="digests")
-            scheduler.add_job(self._guarded(self.reload_config), "interval",
-                              seconds=CONFIG_CHECK.total_seconds(),
-                              max_instances=JOB_INSTANCES, coalesce=True, id="reload")
-            scheduler.add_job(self._guarded(self.renew_lease), "interval",
-                              seconds=(lease.LEASE_TTL / 3).total_seconds(),
-                              max_instances=JOB_INSTANCES, coalesce=True, id="lease")
-            scheduler.start()
-            log.info("newsbot running: %d feeds, %d topics, checking feeds every %ss",
-                     len(self.config.feeds), len(self.config.topics), tick.total_seconds())
-            await stop.wait()
-            log.info("stopping: letting in-flight work finish")
-        finally:
-            # Stop starting jobs, let running ones finish (bounded), then shut down:
-            # cancelling a job mid-transaction would leave work for the next start.
-            if scheduler.running:
-                scheduler.pause()
-            await self._finish_in_flight()
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
-            if self.app is not None and self.app.running:
-                if self.app.updater is not None and self.app.updater.running:
-                    await self.app.updater.stop()
-                await self.app.stop()
-            await self.close()
-            log.info("stopped")
+def _add_jobs(scheduler: AsyncIOScheduler, service: Service, tick: timedelta) -> None:
+    now = service.clock()
+    jobs: list[tuple[str, Callable[[], Awaitable[object]], timedelta, bool]] = [
+        ("poll", service.poll, tick, True),
+        ("drain", service.drain, DRAIN_EVERY, False),
+        ("digests", service.digests, DIGEST_TICK, True),
+        ("reload", service.reload_config, CONFIG_CHECK, False),
+        ("lease", service.renew_lease, lease.LEASE_TTL / 3, False),
+    ]
+    for name, job, every, at_once in jobs:
+        scheduler.add_job(_guarded(job), "interval", seconds=every.total_seconds(),
+                          max_instances=JOB_INSTANCES, coalesce=True, id=name,
+                          **({"next_run_time": now} if at_once else {}))
 
-    def _stopping(self) -> bool:
-        return self._stop is not None and self._stop.is_set()
 
-    async def _finish_in_flight(self) -> None:
-        async def wait_both() -> None:
-            async with self._cycle_lock, self._digest_lock, self._drain_lock:
-                pass
-
-        try:
-            await asyncio.wait_for(wait_both(), SHUTDOWN_GRACE.total_seconds())
-        except TimeoutError:
-            log.warning("in-flight work did not finish in %s; rows in flight are released "
-                        "on the next start", SHUTDOWN_GRACE)
-
-    def _guarded(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            try:
-                await job()
-            except Exception:
-                # A job that raises must not kill the schedule; the next tick tries again.
-                log.exception("job %s failed", getattr(job, "__name__", job))
-        return run
+async def run_forever(service: Service, stop: asyncio.Event) -> None:
+    """Run until `stop` is set (SIGINT/SIGTERM, or the lease was lost)."""
+    service.stop_event = stop
+    await service.open_or_close()
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    try:
+        await service.start_telegram()
+        tick = cycle_tick(service.config)
+        _add_jobs(scheduler, service, tick)
+        scheduler.start()
+        log.info("newsbot running: %d feeds, %d topics, checking feeds every %ss",
+                 len(service.config.feeds), len(service.config.topics), tick.total_seconds())
+        await stop.wait()
+        log.info("stopping: letting in-flight work finish")
+    finally:
+        # Stop starting jobs, let running ones finish (bounded), then shut down:
+        # cancelling a job mid-transaction would leave work for the next start.
+        if scheduler.running:
+            scheduler.pause()
+        await service.finish_in_flight(SHUTDOWN_GRACE)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await service.stop_telegram()
+        await service.close()
+        log.info("stopped")

@@ -15,7 +15,7 @@ import pytest
 
 from bot import config as config_module
 from bot.model import Item, TopicMatch
-from bot.scheduler import Service, Settings
+from bot.service import Service, Settings
 from bot.store import chats as chat_store
 from bot.store.feeds import FetchUpdate, feed_states, sync_feeds
 from bot.store.ingest import IncomingItem, save_poll

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import config as config_module
-from bot.scheduler import Service, Settings
+from bot.service import Service, Settings
 from bot.store import chats as chat_store
 from tests.fakes.telegram_api import TelegramEmulator
 
