@@ -39,10 +39,10 @@ from bot.delivery.telegram import (
     Sent,
 )
 from bot.model import Alert
-from bot.summary import html_to_text
 from bot.store import chats as chat_store
 from bot.store import outbox as rows
 from bot.store.outbox import DueDelivery
+from bot.summary import html_to_text
 
 log = logging.getLogger(__name__)
 
