@@ -253,3 +253,56 @@ async def test_notices_are_delivered(sqlite_engine: AsyncEngine, telegram: Teleg
     report = await Drainer(sqlite_engine, TelegramSender(bot), CONFIG).drain(NOW)
     assert report.sent == 1
     assert "Feed X is failing" in (telegram.messages(USER)[-1].text or "")
+
+
+async def test_hostile_feed_item_arrives_as_a_valid_alert(
+        sqlite_engine: AsyncEngine, telegram: TelegramEmulator, bot: Bot) -> None:
+    """Feed server -> fetch -> parse -> match -> store -> render -> Telegram, with an item
+    built to break things: markup, entities, a 10,000-character summary."""
+    from bot.feeds.fetch import Fetcher, FetchLimits
+    from bot.pipeline import PipelineDeps, run_cycle
+    from bot.stories import StoryGrouper
+    from tests.fakes.feed_server import FeedEntry, FeedServer
+
+    engine = sqlite_engine
+    published = datetime.now(UTC) - timedelta(minutes=1)
+    hostile_title = "<script>alert('x')</script> Tariffs: a & b < c > d &amp; \u202e evil"
+    hostile_summary = ("<p>Tariff <b>news</b> &lt;i&gt; & <unknown>tag</unknown> "
+                       + "word " * 2000 + "</p><script>steal()</script>")
+    with FeedServer() as server:
+        server.add_feed("/f.xml", items=[])
+        cfg = config_module.loads(f"""
+[polling]
+min_interval = "1s"
+seed_on_first_poll = false
+
+[delivery]
+summary_chars = 2000
+
+[[feeds]]
+url = "{server.url('/f.xml')}"
+
+[topics.tariffs]
+name = "Tariffs <&>"
+query = 'tariff OR tariffs'
+""")
+        await chat_store.ensure_chat(engine, USER, "private", "u", NOW)
+        await chat_store.subscribe(engine, USER, ["tariffs"], None, NOW)
+        await sync_feeds(engine, [(f.url, f.name) for f in cfg.feeds])
+        server.publish("/f.xml", FeedEntry(guid="evil", title=hostile_title,
+                                           link="https://example.org/evil?a=1&b=<2>",
+                                           summary=hostile_summary, published=published))
+        async with Fetcher(FetchLimits()) as fetcher:
+            report = await run_cycle(PipelineDeps(engine, fetcher, cfg, StoryGrouper()),
+                                     datetime.now(UTC))
+        assert report.alerts_queued == 1
+    drained = await Drainer(engine, TelegramSender(bot), cfg).drain(datetime.now(UTC))
+    assert drained.sent == 1
+    ok = telegram.calls("sendMessage", status=200)
+    assert ok and not telegram.calls("sendMessage", status=400)
+    messages = telegram.messages(USER)
+    text = "".join(m.text or "" for m in messages)
+    assert "<script>alert('x')</script> Tariffs: a & b < c > d" in text
+    assert "steal()" not in text  # scripts are dropped from summaries
+    assert "Tariffs <&>" in text
+    assert all(m.parse_mode == "HTML" for m in messages)
