@@ -304,3 +304,10 @@ async def test_forum_subscription_remembers_its_thread(harness: Harness) -> None
     async with harness.engine.connect() as conn:
         thread = (await conn.execute(select(subscriptions.c.thread_id))).scalar_one()
     assert thread == 42
+
+
+async def test_a_failing_handler_answers_politely_and_the_bot_goes_on(harness: Harness) -> None:
+    async with harness.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE topic_matches")  # the next /latest fails
+    assert "Sorry, something went wrong" in await harness.say("/latest tariffs")
+    assert "Subscribed to Tariffs" in await harness.say("/subscribe tariffs")  # still serving
