@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         parser.print_help(sys.stderr)
         return EXIT_CONFIG
     secrets = [v for k, v in env.items()
-               if k in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "NEWSBOT_TEST_POSTGRES_URL") and v]
+               if k in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "NEWSBOT_TEST_POSTGRES_URL",
+                        "TELEGRAM_WEBHOOK_SECRET") and v]
     configure_logging(args.log_level, secrets)
     path = config_module.resolve_path(args.config, env)
     try:
@@ -106,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(env: Mapping[str, str]) -> Settings:
     return Settings(database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
                     telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
-                    telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_API_URL)
+                    telegram_api_url=env.get("TELEGRAM_API_URL") or DEFAULT_API_URL,
+                    webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None)
 
 
 def _run(args: argparse.Namespace, cfg: config_module.AppConfig,

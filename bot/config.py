@@ -166,9 +166,24 @@ class ChannelModel(_Strict):
     name: str = Field(default="", max_length=100)
 
 
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT, e.g. 0.0.0.0:8443, got {value!r}")
+    return value
+
+
+Listen = Annotated[str, AfterValidator(_listen)]
+
+
 class TelegramModel(_Strict):
     admins: list[int] = Field(default_factory=list)
     channels: list[ChannelModel] = Field(default_factory=list)
+    # Webhook mode (instead of long polling): Telegram POSTs updates to webhook_url,
+    # which a reverse proxy forwards to webhook_listen. The secret token comes from the
+    # environment (TELEGRAM_WEBHOOK_SECRET), never from this file.
+    webhook_url: HttpUrl | None = None
+    webhook_listen: Listen = "127.0.0.1:8443"
 
 
 class DeliveryModel(_Strict):
@@ -269,6 +284,14 @@ class ChannelRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    url: str
+    host: str
+    port: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     path: Path | None
     polling: PollingConfig
@@ -279,6 +302,7 @@ class AppConfig:
     admins: frozenset[int]
     delivery: DeliveryConfig
     channels: tuple[ChannelRoute, ...] = ()
+    webhook: WebhookConfig | None = None
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
@@ -416,6 +440,7 @@ def _to_domain(model: ConfigModel, path: Path | None) -> AppConfig:
         matcher=matcher,
         digest=DigestConfig(time=time(hour, minute), timezone=model.digest.timezone),
         admins=frozenset(model.telegram.admins),
+        webhook=_webhook(model.telegram),
         channels=tuple(ChannelRoute(c.chat_id, tuple(dict.fromkeys(c.topics)),
                                     c.name or str(c.chat_id))
                        for c in model.telegram.channels),
@@ -425,6 +450,15 @@ def _to_domain(model: ConfigModel, path: Path | None) -> AppConfig:
                                 max_attempts=model.delivery.max_attempts,
                                 max_per_second=model.delivery.max_per_second),
     )
+
+
+def _webhook(telegram: TelegramModel) -> WebhookConfig | None:
+    if not telegram.webhook_url:
+        return None
+    host, _, port = telegram.webhook_listen.rpartition(":")
+    path = urlsplit(telegram.webhook_url).path.lstrip("/")
+    return WebhookConfig(url=telegram.webhook_url, host=host.strip("[]"), port=int(port),
+                         path=path)
 
 
 def _host(url: str) -> str:

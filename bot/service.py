@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,8 @@ from bot.telegram_ui.base import CommandContext
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What the environment decides (the CLI reads it; nothing below does)."""
@@ -48,6 +51,7 @@ class Settings:
     database_url: str
     telegram_token: str | None
     telegram_api_url: str
+    webhook_secret: str | None = None
 
 
 def utc_now() -> datetime:
@@ -297,10 +301,25 @@ class Service:
                         "on the next start", grace)
 
     async def start_telegram(self) -> None:
-        if self.app is not None:
-            await self.app.start()
-            assert self.app.updater is not None
+        if self.app is None:
+            return
+        await self.app.start()
+        assert self.app.updater is not None
+        webhook = self.config.webhook
+        if webhook is None:
             await self.app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            return
+        secret = self.settings.webhook_secret or ""
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            raise StartupError("webhook mode needs TELEGRAM_WEBHOOK_SECRET: 1-256 characters "
+                               "of A-Z, a-z, 0-9, _ and -")
+        # PTB's webhook server checks X-Telegram-Bot-Api-Secret-Token on every request
+        # and answers 403 when it is missing or wrong.
+        await self.app.updater.start_webhook(
+            listen=webhook.host, port=webhook.port, url_path=webhook.path,
+            webhook_url=webhook.url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+        log.info("receiving updates by webhook on %s:%d/%s", webhook.host, webhook.port,
+                 webhook.path)
 
     async def stop_telegram(self) -> None:
         if self.app is not None and self.app.running:
