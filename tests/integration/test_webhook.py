@@ -30,7 +30,8 @@ def update(update_id: int, text: str) -> dict[str, object]:
         "message_id": update_id, "date": int(datetime.now(UTC).timestamp()),
         "chat": {"id": 4242, "type": "private", "first_name": "A"},
         "from": {"id": 4242, "is_bot": False, "first_name": "A"}, "text": text,
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]}}
+        "entities": [{"type": "bot_command", "offset": 0,
+                      "length": len(text.split(maxsplit=1)[0])}]}}
 
 
 async def test_webhook_checks_the_secret(tmp_path: Path) -> None:
