@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.model import Item, TopicMatch
 from bot.store.dialect import insert_ignore
-from bot.store.feeds import FeedState, FetchUpdate, apply_fetch_update
-from bot.store.schema import chats, deliveries, items, subscriptions, topic_matches
+from bot.store.feeds import FeedState, FetchUpdate, apply_fetch_update, apply_fetch_updates
+from bot.store.schema import chats, deliveries, items, seen_keys, subscriptions, topic_matches
 
 INSTANT_MODES = ("instant", "both")
 
@@ -41,15 +41,17 @@ class IngestResult:
 
 
 async def known_keys(engine: AsyncEngine, keys: Sequence[str]) -> set[str]:
-    """Which of these item keys are already stored (to skip matching known items)."""
+    """Which of these item keys are already stored (to skip matching known items),
+    including items retention deleted but whose keys it kept in `seen_keys`."""
     if not keys:
         return set()
     found: set[str] = set()
     async with engine.connect() as conn:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
-            rows = await conn.execute(select(items.c.key).where(items.c.key.in_(chunk)))
-            found.update(r[0] for r in rows)
+            for column in (items.c.key, seen_keys.c.key):
+                rows = await conn.execute(select(column).where(column.in_(chunk)))
+                found.update(r[0] for r in rows)
     return found
 
 
@@ -78,21 +80,43 @@ async def save_poll(engine: AsyncEngine, state: FeedState, update: FetchUpdate,
                         alerts_queued=queued)
 
 
+async def save_polls_without_items(
+        engine: AsyncEngine, polls: Sequence[tuple[FeedState, FetchUpdate, Sequence[Notice]]],
+        now: datetime) -> None:
+    """Many feeds' polls that brought no items (304 Not Modified) in ONE transaction:
+    there is no item to keep atomic with its alerts, and a transaction per feed was
+    most of a steady cycle's database time."""
+    if not polls:
+        return
+    async with engine.begin() as conn:
+        await apply_fetch_updates(conn, [(state, update) for state, update, _ in polls], now)
+        await enqueue_notices(conn, [n for _, _, notices in polls for n in notices], now)
+
+
 async def _without_known_urls(conn: AsyncConnection,
                               incoming: Sequence[IncomingItem]) -> list[IncomingItem]:
     """Drop items whose canonical URL is stored under another key (a GUID that
-    changed, or the same article in a second feed): same article, not new."""
+    changed, or the same article in a second feed): same article, not new. Also
+    drop items whose key or URL only `seen_keys` still knows (retention deleted
+    the item row): without this an old article would insert and alert again."""
     urls = [i.canonical_url for i in incoming if i.canonical_url]
     known: set[str] = set()
     for start in range(0, len(urls), 500):
-        rows = await conn.execute(select(items.c.canonical_url).where(
-            items.c.canonical_url.in_(urls[start:start + 500])))
-        known.update(r[0] for r in rows)
+        chunk = urls[start:start + 500]
+        for column in (items.c.canonical_url, seen_keys.c.canonical_url):
+            rows = await conn.execute(select(column).where(column.in_(chunk)))
+            known.update(r[0] for r in rows)
+    keys = [i.item.key for i in incoming]
+    archived: set[str] = set()
+    for start in range(0, len(keys), 500):
+        rows = await conn.execute(select(seen_keys.c.key).where(
+            seen_keys.c.key.in_(keys[start:start + 500])))
+        archived.update(r[0] for r in rows)
     seen_in_batch: set[str] = set()
     kept = []
     for inc in incoming:
         url = inc.canonical_url
-        if url and (url in known or url in seen_in_batch):
+        if inc.item.key in archived or (url and (url in known or url in seen_in_batch)):
             continue
         if url:
             seen_in_batch.add(url)

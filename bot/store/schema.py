@@ -163,6 +163,19 @@ deliveries = Table(
     Index("ix_deliveries_due", "status", "next_attempt_at"),
 )
 
+# 0004: what dedupe still needs after retention deleted an item (bot.store.retention):
+# its key and canonical URL, so an old article that reappears in a feed is not new
+# again, and its story key. Kept longer than items (keep_keys), then pruned too.
+seen_keys = Table(
+    "seen_keys", metadata,
+    Column("key", String(600), primary_key=True),
+    Column("canonical_url", String(2048)),
+    Column("story_key", String(600), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Index("ix_seen_keys_canonical_url", "canonical_url"),
+    Index("ix_seen_keys_first_seen_at", "first_seen_at"),
+)
+
 # One running instance per database: a lease row renewed by the holder.
 leases = Table(
     "leases", metadata,
