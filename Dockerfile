@@ -11,7 +11,8 @@ FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite:////data/newsbot.db \
-    NEWSBOT_CONFIG=/config/newsbot.toml
+    NEWSBOT_CONFIG=/config/newsbot.toml \
+    NEWSBOT_HTTP_LISTEN=0.0.0.0:9464
 RUN groupadd --system --gid 10001 newsbot \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin newsbot \
     && mkdir -p /data /config \
@@ -22,5 +23,8 @@ COPY config/newsbot.toml /config/newsbot.toml
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["newsbot", "healthcheck"]
 ENTRYPOINT ["newsbot"]
 CMD ["run"]

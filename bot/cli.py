@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from bot import __version__
@@ -24,11 +25,14 @@ from bot.errors import AlreadyRunningError, ConfigError, StartupError, StoreErro
 from bot.feeds.report import feed_rows, format_table
 from bot.logs import configure_logging
 from bot.matching import explanation_to_dict
+from bot.ops.health import healthcheck, healthz_url
 from bot.scheduler import run_forever
 from bot.service import Service, Settings
+from bot.store.copy import copy_database
 from bot.store.digests import digest_chats, enqueue_digest
 from bot.store.engine import DEFAULT_DATABASE_URL, create_engine, migrate
 from bot.store.feeds import FeedState, feed_states, sync_feeds
+from bot.store.retention import prune
 from bot.store.search import StoredForBacktest, items_since
 from bot.stories.cli import stories_json_lines
 from bot.telegram_ui.app import DEFAULT_API_URL
@@ -48,7 +52,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     secrets = [v for k, v in env.items()
                if k in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "NEWSBOT_TEST_POSTGRES_URL",
                         "TELEGRAM_WEBHOOK_SECRET") and v]
-    configure_logging(args.log_level, secrets)
+    # Database URLs on the command line carry passwords too.
+    secrets += [v for v in (getattr(args, "source", None), getattr(args, "target", None)) if v]
+    configure_logging(args.log_level, secrets, fmt=args.log_format)
+    if args.command in _NO_CONFIG or (args.command == "healthcheck" and args.url):
+        try:
+            return _NO_CONFIG.get(args.command, _healthcheck_url)(args, env)
+        except (StoreError, AlreadyRunningError) as exc:
+            log.error("%s", exc)
+            return EXIT_FAILURE
     path = config_module.resolve_path(args.config, env)
     try:
         cfg = config_module.load(path)
@@ -57,6 +69,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    if env.get("NEWSBOT_HTTP_LISTEN"):  # the container sets it: no config edit needed
+        cfg = replace(cfg, http=replace(cfg.http, listen=env["NEWSBOT_HTTP_LISTEN"]))
     handler = _COMMANDS[args.command]
     try:
         return handler(args, cfg, env)
@@ -74,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
                                          "config/newsbot.toml)")
     common.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    common.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="one line per event: human-readable, or JSON")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", parents=[common], help="run the service")
     run.add_argument("--once", action="store_true",
@@ -85,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stories", parents=[common],
                    help="group JSON lines from stdin into stories")
     sub.add_parser("feeds", parents=[common], help="print the state of every configured feed")
+    health = sub.add_parser("healthcheck", parents=[common],
+                            help="exit 0 when the running service is healthy (for Docker)")
+    health.add_argument("--url", help="the /healthz URL (default: from [http] listen)")
+    copy = sub.add_parser("migrate-db", parents=[common],
+                          help="copy a deployment's database, e.g. SQLite to PostgreSQL")
+    copy.add_argument("--from", dest="source", required=True, help="source database URL")
+    copy.add_argument("--to", dest="target", required=True, help="target database URL "
+                                                                 "(empty)")
+    sub.add_parser("prune", parents=[common], help="apply the retention policy now")
     backtest = sub.add_parser(
         "backtest", parents=[common],
         help="re-run the topics of --config over stored items and compare with what "
@@ -186,6 +211,40 @@ def _feeds(args: argparse.Namespace, cfg: config_module.AppConfig,
     return EXIT_OK
 
 
+def _healthcheck_url(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    return healthcheck(args.url, out=sys.stdout)
+
+
+def _healthcheck(args: argparse.Namespace, cfg: config_module.AppConfig,
+                 env: Mapping[str, str]) -> int:
+    if not cfg.http.listen:
+        print("the health listener is off: set [http] listen (or NEWSBOT_HTTP_LISTEN)")
+        return EXIT_FAILURE
+    return healthcheck(healthz_url(cfg.http.listen), out=sys.stdout)
+
+
+def _migrate_db(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    report = asyncio.run(copy_database(args.source, args.target))
+    print(report.summary())
+    return EXIT_OK
+
+
+def _prune(args: argparse.Namespace, cfg: config_module.AppConfig,
+           env: Mapping[str, str]) -> int:
+    async def run() -> str:
+        engine = create_engine(_settings(env).database_url)
+        try:
+            await migrate(engine)
+            report = await prune(engine, datetime.now(UTC), cfg.retention.keep_items,
+                                 cfg.retention.keep_keys)
+            return report.summary()
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+    return EXIT_OK
+
+
 def _duration_arg(text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -266,7 +325,9 @@ async def _digest_async(args: argparse.Namespace, cfg: config_module.AppConfig,
 
 
 _COMMANDS = {"run": _run, "digest": _digest, "check-config": _check_config, "match": _match,
-             "stories": _stories, "feeds": _feeds, "backtest": _backtest}
+             "stories": _stories, "feeds": _feeds, "backtest": _backtest,
+             "healthcheck": _healthcheck, "prune": _prune}
+_NO_CONFIG = {"migrate-db": _migrate_db}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ environment values in).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,9 @@ from pydantic import (
 
 from bot.durations import parse_duration
 from bot.errors import ConfigError, ConfigProblem, QueryError
+from bot.feeds.article import ArticleSettings
 from bot.matching import Matcher, TopicSpec, compile_matcher, parse_query
+from bot.ops.health import parse_listen
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 DEFAULT_CONFIG_PATH = Path("config/newsbot.toml")
@@ -194,6 +197,45 @@ class DeliveryModel(_Strict):
     max_per_second: float = Field(default=30, gt=0, le=1000)  # Telegram's broadcast limit
 
 
+def _http_listen(value: str | None) -> str | None:
+    if value is not None:
+        parse_listen(value)  # raises ValueError with the reason
+    return value
+
+
+class HttpModel(_Strict):
+    listen: Annotated[str | None, AfterValidator(_http_listen)] = None  # off unless set
+    max_cycle_age: Duration = "15m"  # /healthz is 503 when the last poll cycle is older
+    max_drain_age: Duration = "5m"  # ...or the last outbox drain
+
+
+class RetentionModel(_Strict):
+    keep_items: Duration = "90d"  # items and settled deliveries
+    keep_keys: Duration = "400d"  # item keys and story keys, so old items never re-alert
+
+    @model_validator(mode="after")
+    def _keys_outlive_items(self) -> RetentionModel:
+        if self.keep_keys < self.keep_items:
+            raise ValueError("keep_keys must be at least keep_items")
+        return self
+
+
+class SummaryModel(_Strict):
+    fetch_article: bool = False
+    article_max_bytes: int = Field(default=2_000_000, ge=10_000, le=20_000_000)
+    article_timeout: Duration = "10s"
+    article_cache_size: int = Field(default=2000, ge=0, le=1_000_000)
+    article_cache_ttl: Duration = "24h"
+    article_failure_ttl: Duration = "30m"
+
+    @field_validator("fetch_article")
+    @classmethod
+    def _extractor_installed(cls, value: bool) -> bool:
+        if value and importlib.util.find_spec("trafilatura") is None:
+            raise ValueError("needs the article extractor: pip install 'newsbot[article]'")
+        return value
+
+
 class ConfigModel(_Strict):
     polling: PollingModel = PollingModel()
     feeds: list[FeedModel] = Field(default_factory=list)
@@ -202,6 +244,9 @@ class ConfigModel(_Strict):
     digest: DigestModel = DigestModel()
     telegram: TelegramModel = TelegramModel()
     delivery: DeliveryModel = DeliveryModel()
+    http: HttpModel = HttpModel()
+    retention: RetentionModel = RetentionModel()
+    summary: SummaryModel = SummaryModel()
 
     @model_validator(mode="after")
     def _channel_topics_exist(self) -> ConfigModel:
@@ -284,6 +329,19 @@ class ChannelRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpConfig:
+    listen: str | None = None
+    max_cycle_age: timedelta = timedelta(minutes=15)
+    max_drain_age: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    keep_items: timedelta = timedelta(days=90)
+    keep_keys: timedelta = timedelta(days=400)
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookConfig:
     url: str
     host: str
@@ -303,6 +361,9 @@ class AppConfig:
     delivery: DeliveryConfig
     channels: tuple[ChannelRoute, ...] = ()
     webhook: WebhookConfig | None = None
+    http: HttpConfig = HttpConfig()
+    retention: RetentionConfig = RetentionConfig()
+    article: ArticleSettings = ArticleSettings()
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
@@ -441,6 +502,16 @@ def _to_domain(model: ConfigModel, path: Path | None) -> AppConfig:
         digest=DigestConfig(time=time(hour, minute), timezone=model.digest.timezone),
         admins=frozenset(model.telegram.admins),
         webhook=_webhook(model.telegram),
+        http=HttpConfig(listen=model.http.listen, max_cycle_age=model.http.max_cycle_age,
+                        max_drain_age=model.http.max_drain_age),
+        retention=RetentionConfig(keep_items=model.retention.keep_items,
+                                  keep_keys=model.retention.keep_keys),
+        article=ArticleSettings(
+            enabled=model.summary.fetch_article, max_bytes=model.summary.article_max_bytes,
+            timeout=model.summary.article_timeout,
+            cache_size=model.summary.article_cache_size,
+            cache_ttl=model.summary.article_cache_ttl,
+            failure_ttl=model.summary.article_failure_ttl),
         channels=tuple(ChannelRoute(c.chat_id, tuple(dict.fromkeys(c.topics)),
                                     c.name or str(c.chat_id))
                        for c in model.telegram.channels),

@@ -13,6 +13,7 @@ from datetime import UTC, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import AppConfig
+from bot.ops.health import HealthServer, parse_listen
 from bot.service import Service, Settings
 from bot.store import lease
 
@@ -27,6 +28,7 @@ CONFIG_CHECK = timedelta(seconds=5)
 # allowing APScheduler a few instances keeps it from warning about that every tick.
 JOB_INSTANCES = 3
 SHUTDOWN_GRACE = timedelta(seconds=20)
+PRUNE_EVERY = timedelta(hours=24)
 
 
 def cycle_tick(config: AppConfig) -> timedelta:
@@ -53,6 +55,7 @@ def _add_jobs(scheduler: AsyncIOScheduler, service: Service, tick: timedelta) ->
         ("digests", service.digests, DIGEST_TICK, True),
         ("reload", service.reload_config, CONFIG_CHECK, False),
         ("lease", service.renew_lease, lease.LEASE_TTL / 3, False),
+        ("prune", service.prune, PRUNE_EVERY, False),
     ]
     for name, job, every, at_once in jobs:
         scheduler.add_job(_guarded(job), "interval", seconds=every.total_seconds(),
@@ -65,7 +68,13 @@ async def run_forever(service: Service, stop: asyncio.Event) -> None:
     service.stop_event = stop
     await service.open_or_close()
     scheduler = AsyncIOScheduler(timezone=UTC)
+    health: HealthServer | None = None
     try:
+        if service.config.http.listen:
+            host, port = parse_listen(service.config.http.listen)
+            health = HealthServer(host, port, service.health, service.metrics_text)
+            await health.start()
+            log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
         await service.start_telegram()
         tick = cycle_tick(service.config)
         _add_jobs(scheduler, service, tick)
@@ -83,5 +92,7 @@ async def run_forever(service: Service, stop: asyncio.Event) -> None:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         await service.stop_telegram()
+        if health is not None:
+            await health.stop()
         await service.close()
         log.info("stopped")

@@ -29,11 +29,14 @@ from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
 from bot.digest_runner import run_digests
 from bot.errors import StartupError
 from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.ops.health import decide_health
+from bot.ops.metrics import Metrics
 from bot.pipeline import CycleReport, PipelineDeps, run_cycle
 from bot.store import chats as chat_store
 from bot.store import lease
 from bot.store.engine import create_engine, migrate, safe_url
-from bot.store.feeds import sync_feeds
+from bot.store.feeds import feed_states, sync_feeds
+from bot.store.retention import PruneReport, prune
 from bot.store.ingest import Notice, enqueue_notices
 from bot.store.outbox import queue_length, release_in_flight
 from bot.stories import StoryGrouper
@@ -77,6 +80,9 @@ class Service:
         self.command_ctx: CommandContext | None = None
         self.watcher = ConfigWatcher(config.path) if config.path else None
         self.queue = 0
+        self.metrics = Metrics(topics=config.topic_slugs)
+        self.last_cycle_at: datetime | None = None
+        self.last_drain_at: datetime | None = None
         self.drainer: Drainer | None = None
         self.last_cycle: CycleReport | None = None
         self.holder = lease.new_holder()
@@ -176,6 +182,8 @@ class Service:
                                 notice_chats=self.notice_chats)
             report = await run_cycle(deps, self.clock(), poll_all=poll_all)
             self.last_cycle = report
+            self.last_cycle_at = self.clock()
+            self.metrics.observe_cycle(report, finished_at=self.last_cycle_at)
             if report.results:
                 log.info("%s", report.summary())
         if report.alerts_queued:
@@ -255,12 +263,33 @@ class Service:
             await enqueue_notices(conn, [Notice(chat, key, text) for chat in self.notice_chats],
                                   now)
 
+    def health(self) -> tuple[bool, dict[str, object]]:
+        http = self.config.http
+        return decide_health(self.last_cycle_at, self.last_drain_at, self.clock(),
+                             http.max_cycle_age, http.max_drain_age)
+
+    async def metrics_text(self) -> bytes:
+        enabled = [f.url for f in self.config.feeds if f.enabled]
+        self.metrics.set_feed_states(await feed_states(self.engine, enabled))
+        return self.metrics.render()
+
+    async def prune(self) -> PruneReport:
+        """Daily retention: old items and settled deliveries go, dedupe keys stay."""
+        retention = self.config.retention
+        report = await prune(self.engine, self.clock(), retention.keep_items,
+                             retention.keep_keys)
+        log.info("retention: %s", report.summary())
+        return report
+
     async def drain(self) -> DrainReport | None:
         if self.drainer is None or self._drain_lock.locked():
             return None
         async with self._drain_lock:
             report = await self.drainer.drain(self.clock(), stop_requested=self.stopping)
             self.queue = await queue_length(self.engine)
+            self.last_drain_at = self.clock()
+            self.metrics.observe_drain(report, finished_at=self.last_drain_at)
+            self.metrics.set_queue(self.queue)
             if report.sent or report.failed or report.dropped:
                 log.info("outbox: %d sent, %d retried, %d failed, %d dropped", report.sent,
                          report.retried, report.failed, report.dropped)

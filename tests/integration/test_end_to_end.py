@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes.feed_server import FeedEntry, FeedServer
@@ -29,6 +31,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def newsbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)
 
 
 def story(n: int, title: str, summary: str) -> FeedEntry:
@@ -91,8 +104,10 @@ query = 'tariff OR tariffs OR "trade war"'
 name = "Rare earths"
 query = '"rare earth" OR "rare earths"'
 """)
+    listen = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": telegram.token,
-           "TELEGRAM_API_URL": telegram.api_root, "DATABASE_URL": db_url}
+           "TELEGRAM_API_URL": telegram.api_root, "DATABASE_URL": db_url,
+           "NEWSBOT_HTTP_LISTEN": listen}
     polls = lambda: len(feeds.requests("/world.xml"))  # noqa: E731
 
     bot = Bot(config, env, tmp_path / "bot.log")
@@ -127,6 +142,11 @@ query = '"rare earth" OR "rare earths"'
         assert len(texts) == 3, texts
         assert not any("Local team" in t for t in texts)
         assert not any("Tariff talks resumed" in t for t in texts)  # seeded, never alerted
+
+        healthy = newsbot("healthcheck", "--config", str(config), env=env)
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        metrics = httpx.get(f"http://{listen}/metrics", timeout=5).text
+        assert 'newsbot_deliveries_total{outcome="sent"} 1.0' in metrics  # the one alert
     finally:
         code = bot.stop()
     assert code == 0, bot.output()[-3000:]
@@ -144,4 +164,6 @@ query = '"rare earth" OR "rare earths"'
     assert telegram.token not in output
     assert telegram.token.split(":")[1] not in output
     assert "stopped" in output
+    down = newsbot("healthcheck", "--config", str(config), env=env)
+    assert down.returncode == 1
     assert not telegram.internal_errors()
