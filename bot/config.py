@@ -13,7 +13,7 @@ import importlib.util
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -363,7 +363,7 @@ class AppConfig:
     webhook: WebhookConfig | None = None
     http: HttpConfig = HttpConfig()
     retention: RetentionConfig = RetentionConfig()
-    article: ArticleSettings = ArticleSettings()
+    article: ArticleSettings = field(default_factory=ArticleSettings)
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)

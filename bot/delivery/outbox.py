@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 BATCH_AFTER = 3  # more alerts than this due for one chat at once go out as one list
 CHAT_CONCURRENCY = 32  # chats served at once; the rate limiter paces the sends
+ALERT_KINDS = ("alert", "followup")  # what pause, mutes and quiet hours apply to
 
 
 @dataclass(slots=True)
@@ -114,13 +115,14 @@ class Drainer:
             await rows.mark_failed(self.engine, d.id, why, status=status)
             setattr(report, status, getattr(report, status) + 1)
         quiet = quiet_hours_from_db(chat.quiet_hours)
+        if quiet and quiet.contains(now.astimezone(zone).time()):
+            held = [d for d in sendable if d.kind in ALERT_KINDS and d.item is not None]
+            if held:
+                until = quiet.end_after(now, zone)
+                await rows.defer_rows(self.engine, [d.id for d in held], until, "quiet hours")
+                report.held += len(held)
+                sendable = [d for d in sendable if d not in held]
         alerts = [d for d in sendable if d.kind == "alert" and d.item is not None]
-        if quiet and alerts and quiet.contains(now.astimezone(zone).time()):
-            until = quiet.end_after(now, zone)
-            await rows.defer_rows(self.engine, [d.id for d in alerts], until, "quiet hours")
-            report.held += len(alerts)
-            sendable = [d for d in sendable if d not in alerts]
-            alerts = []
         if len(alerts) > BATCH_AFTER:
             outcome = await self._send_batch(alerts, zone, now)
             report.add(outcome)
@@ -145,7 +147,7 @@ class Drainer:
         if now - d.created_at > self.config.delivery.max_age and d.kind != "notice":
             return "dropped", (f"older than {self.config.delivery.max_age} "
                                f"(created {d.created_at:%Y-%m-%d %H:%M}Z)")
-        if d.kind != "alert" or d.item is None:
+        if d.kind not in ALERT_KINDS or d.item is None:
             return None
         if d.chat.paused_until is not None and d.chat.paused_until > now:
             return "skipped", f"chat paused until {d.chat.paused_until:%Y-%m-%d %H:%M}Z"
@@ -159,7 +161,7 @@ class Drainer:
         names = tuple((t.name if (t := self.config.topic(s)) else s) for s in d.topics)
         return Alert(title=d.item.title, url=d.item.url, source=d.item.source,
                      summary=d.item.summary, published_at=d.item.published_at, topics=names,
-                     highlight_terms=d.highlight_terms)
+                     highlight_terms=d.highlight_terms, also_reported_by=d.also_reported_by)
 
     def _buttons(self, d: DueDelivery) -> Buttons:
         if self.plain_text or d.item is None:
@@ -173,7 +175,30 @@ class Drainer:
             row.append(Button(ENGLISH.why_button, data=f"w:{d.item_id}"))
         return (tuple(row),) if row else ()
 
+    async def _edit(self, d: DueDelivery, zone: ZoneInfo, now: datetime) -> DrainReport:
+        """Re-render the story's original alert with every outlet known now."""
+        message_id = _payload_int(d.payload, "message_id")
+        chunks = render_alert(self._alert(d), zone) if d.item is not None else []
+        if message_id is None or len(chunks) != 1 or self.plain_text:
+            # A console line cannot be changed, and a split alert is not edited in parts.
+            await rows.mark_failed(self.engine, d.id, "not editable", status="skipped")
+            return DrainReport(skipped=1)
+        outcome = await self.sender.edit(d.chat_id, message_id, chunks[0], html=True,
+                                         preview=d.chat.link_preview, buttons=self._buttons(d))
+        if isinstance(outcome, Sent):
+            await rows.settle_edit(self.engine, d.id, now)
+            return DrainReport(sent=1)
+        if isinstance(outcome, Rejected):  # deleted, too old to edit: leave it be
+            log.info("edit %d of message %d in chat %d not possible: %s", d.id, message_id,
+                     d.chat_id, outcome.reason)
+            await rows.mark_failed(self.engine, d.id, outcome.reason, status="skipped")
+            return DrainReport(skipped=1)
+        return await self._settle([d], outcome, now)
+
     async def _deliver(self, d: DueDelivery, zone: ZoneInfo, now: datetime) -> DrainReport:
+        if d.kind == "edit":
+            return await self._edit(d, zone, now)
+        reply_to = _payload_int(d.payload, "message_id") if d.kind == "followup" else None
         if d.kind == "digest":
             html_chunks, plain_chunks = _digest_chunks(d.payload)
         elif d.item is None:
@@ -186,12 +211,12 @@ class Drainer:
         buttons = self._buttons(d)
         outcome = await self._send_all(d, plain_chunks if self.plain_text else html_chunks,
                                        html=not self.plain_text, preview=preview,
-                                       buttons=buttons)
+                                       buttons=buttons, reply_to=reply_to)
         if isinstance(outcome, Rejected) and outcome.bad_markup and not self.plain_text:
             log.error("delivery %d (item %s): Telegram rejected the HTML (%s); resending as "
                       "plain text", d.id, d.item.key if d.item else "-", outcome.reason)
             outcome = await self._send_all(d, plain_chunks, html=False, preview=preview,
-                                           buttons=buttons)
+                                           buttons=buttons, reply_to=reply_to)
         return await self._settle([d], outcome, now)
 
     async def _send_batch(self, alerts: Sequence[DueDelivery], zone: ZoneInfo,
@@ -208,13 +233,14 @@ class Drainer:
         return await self._settle(list(alerts), outcome, now)
 
     async def _send_all(self, d: DueDelivery, chunks: list[str], *, html: bool, preview: bool,
-                        buttons: Buttons) -> SendOutcome:
+                        buttons: Buttons, reply_to: int | None = None) -> SendOutcome:
         first: SendOutcome | None = None
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
             outcome = await self.sender.send(d.chat_id, chunk, html=html, thread_id=d.thread_id,
                                              preview=preview and n == 0,
-                                             buttons=buttons if last else ())
+                                             buttons=buttons if last else (),
+                                             reply_to=reply_to if n == 0 else None)
             if not isinstance(outcome, Sent):
                 return outcome
             first = first or outcome
@@ -272,3 +298,11 @@ def _digest_chunks(payload: str | None) -> tuple[list[str], list[str]]:
     except (ValueError, AttributeError):
         return [], []
     return html_chunks, plain_chunks
+
+
+def _payload_int(payload: str | None, key: str) -> int | None:
+    try:
+        value = json.loads(payload or "{}").get(key)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TextIO
 
 from aiolimiter import AsyncLimiter
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -77,6 +85,10 @@ _GONE_MARKERS = ("chat not found", "bot was blocked", "bot was kicked", "user is
 
 class Sender(Protocol):
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                   preview: bool, buttons: Buttons = (),
+                   reply_to: int | None = None) -> SendOutcome: ...
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, html: bool,
                    preview: bool, buttons: Buttons = ()) -> SendOutcome: ...
 
 
@@ -104,18 +116,30 @@ class TelegramSender:
         return limiter
 
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
+                   preview: bool, buttons: Buttons = (),
+                   reply_to: int | None = None) -> SendOutcome:
         async with self._chat_limiter(chat_id):
-            return await self._send(chat_id, text, html=html, thread_id=thread_id,
-                                    preview=preview, buttons=buttons)
-
-    async def _send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                    preview: bool, buttons: Buttons) -> SendOutcome:
-        try:
-            message = await self._bot.send_message(
+            return await self._call(self._bot.send_message(
                 chat_id=chat_id, text=text, parse_mode=ParseMode.HTML if html else None,
                 message_thread_id=thread_id, reply_markup=_markup(buttons),
-                link_preview_options=LinkPreviewOptions(is_disabled=not preview))
+                reply_parameters=(ReplyParameters(reply_to, allow_sending_without_reply=True)
+                                  if reply_to else None),
+                link_preview_options=LinkPreviewOptions(is_disabled=not preview)))
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, html: bool,
+                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
+        async with self._chat_limiter(chat_id):
+            outcome = await self._call(self._bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=message_id,
+                parse_mode=ParseMode.HTML if html else None, reply_markup=_markup(buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=not preview)))
+        if isinstance(outcome, Rejected) and "not modified" in outcome.reason.lower():
+            return Sent(message_id)  # nothing new to show: as good as done
+        return outcome
+
+    async def _call(self, request: Awaitable[object]) -> SendOutcome:
+        try:
+            message = await request
         except RetryAfter as exc:
             return RetryLater(_seconds(exc), "429 Too Many Requests", flood=True)
         except ChatMigrated as exc:
@@ -135,7 +159,7 @@ class TelegramSender:
             return RetryLater(None, f"network: {exc.message}")
         except TelegramError as exc:
             return RetryLater(None, f"{type(exc).__name__}: {exc.message}")
-        return Sent(message.message_id)
+        return Sent(message.message_id if isinstance(message, Message) else None)
 
 
 class ConsoleSender:
@@ -146,11 +170,19 @@ class ConsoleSender:
         self._count = 0
 
     async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
-                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
+                   preview: bool, buttons: Buttons = (),
+                   reply_to: int | None = None) -> SendOutcome:
         self._count += 1
-        self._stream.write(f"{text}\n{'-' * 60}\n")
+        prefix = f"(update to message {reply_to})\n" if reply_to else ""
+        self._stream.write(f"{prefix}{text}\n{'-' * 60}\n")
         self._stream.flush()
         return Sent(self._count)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, html: bool,
+                   preview: bool, buttons: Buttons = ()) -> SendOutcome:
+        self._stream.write(f"(message {message_id} updated)\n{text}\n{'-' * 60}\n")
+        self._stream.flush()
+        return Sent(message_id)
 
 
 def _markup(buttons: Buttons) -> InlineKeyboardMarkup | None:

@@ -20,6 +20,7 @@ from bot.model import Item, TopicMatch
 from bot.store.dialect import insert_ignore
 from bot.store.feeds import FeedState, FetchUpdate, apply_fetch_update, apply_fetch_updates
 from bot.store.schema import chats, deliveries, items, seen_keys, subscriptions, topic_matches
+from bot.store.story_updates import enqueue_story_updates
 
 INSTANT_MODES = ("instant", "both")
 
@@ -178,7 +179,9 @@ async def _enqueue_alerts(conn: AsyncConnection, alertable: Sequence[IncomingIte
         return 0
     result = await conn.execute(
         insert_ignore(conn, deliveries).returning(deliveries.c.id), rows)
-    return len(result.all())
+    inserted = {row_id for (row_id,) in result.all()}
+    await enqueue_story_updates(conn, rows, inserted, now)
+    return len(inserted)
 
 
 async def enqueue_notices(conn: AsyncConnection, notices: Sequence[Notice],

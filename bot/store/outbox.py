@@ -45,6 +45,7 @@ class DueDelivery:
     payload: str | None
     item_id: int | None = None
     chat: ChatView = ChatView()
+    also_reported_by: tuple[str, ...] = ()  # the story's other outlets, first seen first
 
 
 async def release_in_flight(engine: AsyncEngine) -> int:
@@ -69,8 +70,9 @@ async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueD
         await conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
                            .values(status="sending", attempts=deliveries.c.attempts + 1))
         rows = (await conn.execute(
-            select(deliveries, items.c.key, items.c.title, items.c.summary, items.c.url,
-                   items.c.source, items.c.published_at, items.c.first_seen_at, items.c.guid,
+            select(deliveries, items.c.key, items.c.story_key, items.c.title, items.c.summary,
+                   items.c.url, items.c.source, items.c.published_at, items.c.first_seen_at,
+                   items.c.guid,
                    feeds.c.url.label("feed_url"), chats.c.type.label("chat_type"),
                    chats.c.timezone, chats.c.link_preview, chats.c.paused_until,
                    chats.c.quiet_hours)
@@ -78,6 +80,16 @@ async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueD
                          .outerjoin(feeds, feeds.c.id == items.c.feed_id)
                          .outerjoin(chats, chats.c.id == deliveries.c.chat_id))
             .where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id))).all()
+        outlets: dict[str, list[str]] = {}
+        story_keys = sorted({r.story_key for r in rows if r.story_key})
+        for start in range(0, len(story_keys), 500):
+            for story, source in await conn.execute(
+                    select(items.c.story_key, items.c.source)
+                    .where(items.c.story_key.in_(story_keys[start:start + 500]))
+                    .order_by(items.c.first_seen_at, items.c.id)):
+                names = outlets.setdefault(story, [])
+                if source not in names:
+                    names.append(source)
         mutes: dict[int, list[str]] = {}
         for chat_id, term in await conn.execute(
                 select(chat_mutes.c.chat_id, chat_mutes.c.term)
@@ -106,7 +118,10 @@ async def claim_due(engine: AsyncEngine, now: datetime, limit: int) -> list[DueD
         out.append(DueDelivery(id=r.id, chat_id=r.chat_id, thread_id=r.thread_id, kind=r.kind,
                                attempts=r.attempts, created_at=r.created_at, topics=topics,
                                item=item, highlight_terms=terms, payload=r.payload,
-                               item_id=r.item_id, chat=chat))
+                               item_id=r.item_id, chat=chat,
+                               also_reported_by=tuple(
+                                   s for s in outlets.get(r.story_key or "", [])
+                                   if s != r.source)))
     return out
 
 
@@ -183,3 +198,11 @@ async def queue_length(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(deliveries).where(
             deliveries.c.status.in_(("pending", "sending"))))).scalar_one())
+
+
+async def settle_edit(engine: AsyncEngine, delivery_id: int, now: datetime) -> None:
+    """An edit went out: free its (chat, story) slot so a later outlet can queue the next."""
+    async with engine.begin() as conn:
+        await conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
+            status="sent", sent_at=now, last_error=None,
+            dedupe_key=deliveries.c.dedupe_key + f":{delivery_id}"))

@@ -29,8 +29,14 @@ class RecordingSender:
     sent: list[tuple[int, str, bool]] = field(default_factory=list)
     script: dict[int, list[SendOutcome]] = field(default_factory=dict)  # per chat
 
-    async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+    async def edit(self, chat_id: int, message_id: int, text: str, *, html: bool,
                    preview: bool, buttons: Buttons = ()) -> SendOutcome:
+        self.sent.append((chat_id, f"(edit {message_id}) {text}", html))
+        return Sent(message_id)
+
+    async def send(self, chat_id: int, text: str, *, html: bool, thread_id: int | None,
+                   preview: bool, buttons: Buttons = (),
+                   reply_to: int | None = None) -> SendOutcome:
         if self.script.get(chat_id):
             return self.script[chat_id].pop(0)
         self.sent.append((chat_id, text, html))
