@@ -36,9 +36,9 @@ from bot.store import chats as chat_store
 from bot.store import lease
 from bot.store.engine import create_engine, migrate, safe_url
 from bot.store.feeds import feed_states, sync_feeds
-from bot.store.retention import PruneReport, prune
 from bot.store.ingest import Notice, enqueue_notices
 from bot.store.outbox import queue_length, release_in_flight
+from bot.store.retention import PruneReport, prune
 from bot.stories import StoryGrouper
 from bot.telegram_ui.app import build_application, register_commands
 from bot.telegram_ui.base import CommandContext
