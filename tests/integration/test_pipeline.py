@@ -161,3 +161,58 @@ async def test_drain_handles_flood_control_and_gone_chats(
     assert await outbox.claim_due(engine, later + timedelta(seconds=29), 10) == []
     report = await Drainer(engine, sender, deps.config).drain(later + timedelta(seconds=31))
     assert report.sent == 1 and sender.sent[0][0] == 1
+
+
+async def test_permanent_redirect_moves_the_feed_temporary_does_not(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    server.add_feed("/new-a.xml", items=[entry(1, "Old news about tariffs on steel")])
+    server.set_fault("/a.xml", Fault.redirect("/new-a.xml", 301))
+    server.set_fault("/b.xml", Fault.redirect("/a.xml", 302))
+    await run_cycle(deps, NOW)
+    states = {s.url: s for s in await feed_states(deps.engine)}
+    assert states[server.url("/a.xml")].fetch_url == server.url("/new-a.xml")
+    assert states[server.url("/b.xml")].fetch_url is None
+    before = server.request_count("/a.xml")
+    await run_cycle(deps, NOW + timedelta(minutes=5), poll_all=True)
+    assert server.request_count("/a.xml") == before + 1  # only b's temporary redirect
+
+
+async def test_gone_feed_is_disabled_and_admins_told(deps: PipelineDeps,
+                                                     server: FeedServer) -> None:
+    deps.notice_chats = (99,)
+    server.set_fault("/b.xml", Fault.http_status(410))
+    report = await run_cycle(deps, NOW)
+    assert report.count("failed") == 1
+    state = {s.url: s for s in await feed_states(deps.engine)}[server.url("/b.xml")]
+    assert state.disabled_reason and "410" in state.disabled_reason
+    later = await run_cycle(deps, NOW + timedelta(hours=12))
+    assert server.url("/b.xml") not in {r.url for r in later.results}
+    due = await outbox.claim_due(deps.engine, NOW, 10)
+    assert [(d.chat_id, d.kind) for d in due] == [(99, "notice")]
+    assert "410 Gone" in (due[0].payload or "")
+
+
+async def test_failing_feed_is_flagged_once_and_recovery_reported_once(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    deps.notice_chats = (99,)
+    server.set_fault("/b.xml", Fault.http_status(500))
+    t = NOW
+    for _ in range(7):  # flag_after_failures defaults to 5
+        await run_cycle(deps, t, poll_all=True)
+        t += timedelta(hours=1)
+    server.set_fault("/b.xml", None)
+    await run_cycle(deps, t, poll_all=True)
+    await run_cycle(deps, t + timedelta(hours=1), poll_all=True)
+    notices = [d.payload or "" for d in await outbox.claim_due(deps.engine, t, 20)]
+    assert len([n for n in notices if "is failing" in n]) == 1
+    assert len([n for n in notices if "works again" in n]) == 1
+
+
+async def test_publisher_ttl_and_adaptive_interval_are_stored(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    server.add_feed("/a.xml", items=[entry(1, "x")], ttl=timedelta(minutes=30))
+    await run_cycle(deps, NOW)
+    state = {s.url: s for s in await feed_states(deps.engine)}[server.url("/a.xml")]
+    assert state.interval == timedelta(minutes=30)  # the publisher's ttl is a floor
+    assert state.next_poll_at is not None
+    assert NOW + timedelta(minutes=27) <= state.next_poll_at <= NOW + timedelta(minutes=33)
