@@ -88,9 +88,15 @@ query = 'tariff OR tariffs'
         killed_at = sent()
         assert killed_at < CHATS * ITEMS, "the fan-out finished before the kill"
 
+        def delivered() -> int:
+            """Distinct (chat, alert) pairs: a duplicate must not count as progress."""
+            return len({(m.chat_id, i) for m in telegram.messages() for i in range(ITEMS)
+                        if f"Tariff alert number {i}" in (m.text or "")})
+
         restarted = start(config, env, log)
         try:
-            wait_until(lambda: sent() >= CHATS * ITEMS, 90, "every alert after the restart")
+            wait_until(lambda: delivered() >= CHATS * ITEMS, 120,
+                       "every alert to every chat after the restart")
             time.sleep(1.0)
         finally:
             restarted.send_signal(signal.SIGTERM)
