@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/match.py [--items N] [--repeat R] [--on-topic F] [--hard F]
 
-Items: drawn from tests/data/matching/labelled.jsonl - by default 10% on-topic
+Items: drawn from tests/data/matching/labelled.jsonl (corpus rows read their text from
+../shared/corpus, see tests/support/corpus.py) - by default 10% on-topic
 positives, 10% hard negatives (tariff/visa/export words in other senses), 80% ordinary
 feed traffic - plus a worst case where every item is on-topic.
 
@@ -21,7 +22,6 @@ Figures, not pass/fail.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.matching import Matcher, TopicSpec, compile_matcher  # noqa: E402
 from bot.matching.variants import term_variants  # noqa: E402
+from tests.support.corpus import load_labelled  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "matching"
 SUMMARY_CHARS = 300
@@ -48,7 +49,7 @@ def load_items(count: int, on_topic: float, hard: float = 0.1, seed: int = 1
     """Items from the labelled set: a share `on_topic` of positives, `hard` of hard
     negatives, the rest ordinary feed traffic; summaries padded to ~300 characters
     from ordinary items (so padding adds no matches)."""
-    rows = [json.loads(line) for line in (DATA / "labelled.jsonl").open(encoding="utf-8")]
+    rows = load_labelled(DATA / "labelled.jsonl")
     rng = random.Random(seed)
     kinds = {k: [r for r in rows if r["kind"] == k] for k in ("positive", "hard-negative",
                                                             "background")}
@@ -82,7 +83,7 @@ def generated_specs(terms: int = 500, per_topic: int = 25, seed: int = 2) -> lis
     exactly one labelled item (never in the summaries used for padding); the rest are
     generated names that look like words but do not occur, as most terms of a large
     config do not occur in any given item. The share of items matched is printed."""
-    rows = [json.loads(line) for line in (DATA / "labelled.jsonl").open(encoding="utf-8")]
+    rows = load_labelled(DATA / "labelled.jsonl")
     rng = random.Random(seed)
     doc_freq: Counter[str] = Counter()
     pair_freq: Counter[str] = Counter()

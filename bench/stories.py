@@ -5,7 +5,9 @@ merges, same-story misses and items/second. Figures, not pass/fail.
 
 The corpus is ../shared/corpus/story-clusters/uci-news-aggregator-first-6366-rows.csv
 (titles only, fed in TIMESTAMP order). Besides the defaults it prints two
-ablations so that the effect of the main design choices stays visible.
+ablations so that the effect of the main design choices stays visible. Corpus items of
+tests/data/stories/*.jsonl read their text from ../shared/corpus/news-feeds
+(tests/support/corpus.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bot.stories.evaluation import (  # noqa: E402
     parse_story_clusters,
     unwanted_merges,
 )
+from tests.support.corpus import load_story_lines  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "story-clusters"
 CORPUS_FILE = CORPUS / "uci-news-aggregator-first-6366-rows.csv"
@@ -46,8 +49,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timing runs (best is shown)")
     args = parser.parse_args()
 
-    negatives = parse_groups((DATA / "hard_negatives.jsonl").read_text().splitlines())
-    positives = parse_groups((DATA / "same_story.jsonl").read_text().splitlines())
+    negatives = parse_groups(load_story_lines(DATA / "hard_negatives.jsonl"))
+    positives = parse_groups(load_story_lines(DATA / "same_story.jsonl"))
     labelled = (
         parse_story_clusters(args.corpus.open(newline="", encoding="utf-8"))
         if args.corpus.exists()

@@ -1,22 +1,29 @@
 """bot.delivery.render: golden alerts from real feed items, layout rules, split_html cases.
 
-Golden files: tests/data/render/<case>.html holds the HTML messages of one alert and
-<case>.txt its plain-text fallback, messages separated by GOLDEN_SEPARATOR. After an
-intended layout change, regenerate them and review the diff:
+Golden cases render real items of ../shared/corpus/news-feeds (loaded at run time through
+tests/support/corpus.py). The feed text is the publishers' and is not republished here, so
+tests/data/render/<case>.json keeps only what the case shows, in our words, and the SHA-256
+of the expected HTML messages (`render_alert`, messages separated by GOLDEN_SEPARATOR) and
+of the plain-text fallback (`render_alert_plain`); the layout rules themselves are asserted
+explicitly below. On a mismatch the test prints the full actual output. After an intended
+change to the summary or the layout, regenerate, read the printed output and commit the
+new hashes:
 
-    NEWSBOT_REGENERATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py -k golden
+    NEWSBOT_REGENERATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py -k golden -s
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
+import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import feedparser
 import pytest
 
 from bot.delivery.render import (
@@ -35,9 +42,9 @@ from bot.delivery.render import (
 from bot.model import Alert
 from bot.summary import html_to_text, summarize
 from tests.fakes.telegram_html import parse_html
+from tests.support.corpus import entry
 from tests.unit.test_render_properties import accepted, assert_covers
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "news-feeds"
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "render"
 GOLDEN_SEPARATOR = "\n----- next message -----\n"
 REGENERATE = os.environ.get("NEWSBOT_REGENERATE_GOLDEN") == "1"
@@ -49,54 +56,93 @@ UTC_ZONE = ZoneInfo("UTC")
 @dataclass(frozen=True)
 class Golden:
     name: str
-    feed: str
-    index: int
+    about: str  # what the case exercises, in our words (written to the golden file)
+    feed: str  # under shared/corpus/news-feeds
+    index: int  # in feedparser.parse(feed)["entries"]
+    title_sha: str  # tests/support/corpus.py: first 12 hex digits of SHA-256(title)
     lang: str
     zone: str
     source: str
     topics: tuple[str, ...]
+    when: str  # the time on the meta line, in the chat's zone
+    bold: tuple[str, ...] = ()  # the highlighted words of the summary, in order
     terms: tuple[str, ...] = ()
     also: tuple[str, ...] = ()
+    also_line: str = ""  # "" when no "Also reported by" line is expected
+    absent: tuple[str, ...] = ()  # feed boilerplate that must not reach the alert
     max_chars: int = 300
 
 
 GOLDEN_CASES = [
-    Golden("en-cnbc-us-china-trade-talks", "cnbc-finance-2019-07-29.xml", 2, "en",
-           "America/New_York", "CNBC", ("Trade talks", "Tariffs"), ("trade", "negotiators"),
+    Golden("en-cnbc-us-china-trade-talks",
+           "CNBC finance RSS, plain-text description used whole as the lead; two highlight "
+           "terms; eight other outlets, the alert's own source dropped and the rest capped "
+           "at five plus a count; New York summer time",
+           "cnbc-finance-2019-07-29.xml", 2, "4855f7cccc0c", "en",
+           "America/New_York", "CNBC", ("Trade talks", "Tariffs"), "29 Jul 08:32 EDT",
+           ("trade", "negotiators"), ("trade", "negotiators"),
            ("Reuters", "Bloomberg", "CNBC", "The Wall Street Journal", "Financial Times", "AP",
-            "AFP", "Nikkei Asia")),
-    Golden("en-wsj-china-trade-policy", "wsj-world-2021-10-12.xml", 6, "en", "Europe/London",
-           "The Wall Street Journal", ("Tariffs",), ("trade", "China")),
-    Golden("en-nyt-student-visas", "nytimes-usnews-2020-05-29-poll1.xml", 15, "en",
-           "Asia/Shanghai", "The New York Times", ("Student visas",),
-           ("Chinese students", "Chinese"), ("Reuters",)),
-    Golden("en-guardian-continue-reading", "guardian-world-2022-09-25-nodecl.xml", 0, "en",
-           "Europe/London", "The Guardian", ("Ukraine",), ("prisoner*",)),
-    Golden("en-slashdot-share-bar", "slashdot-rdf-iso8859-1.xml", 0, "en", "UTC", "Slashdot",
-           ("Satellites",), ("Starlink", "SpaceX")),
-    Golden("zh-nyt-cameron-aiib", "nytimes-chinese-2015-03-16.xml", 2, "zh", "Asia/Shanghai",
-           "纽约时报中文网", ("Trade policy",), ("亚投行", "华盛顿"), ("BBC 中文", "德国之声")),
-    Golden("es-20minutos-putin", "20minutos-rdf-2017-01-07.xml", 1, "es", "Europe/Madrid",
-           "20minutos", ("Ciberseguridad",), ("ciberataques", "Putin"), ("El País", "EFE")),
+            "AFP", "Nikkei Asia"),
+           "Also reported by: Reuters, Bloomberg, The Wall Street Journal, Financial Times, "
+           "AP, +2"),
+    Golden("en-wsj-china-trade-policy",
+           "WSJ world RSS with both a description and content:encoded (the description is "
+           "the lead); highlight terms match whatever their case; London summer time; no "
+           "other outlets",
+           "wsj-world-2021-10-12.xml", 6, "0fd6119b9d36", "en", "Europe/London",
+           "The Wall Street Journal", ("Tariffs",), "1 Oct 17:59 BST", ("China", "Trade"),
+           ("trade", "China")),
+    Golden("en-nyt-student-visas",
+           "NYT US RSS: a two-sentence lead that fits in 300 characters, typographic "
+           "apostrophes kept, a two-word phrase highlighted; Shanghai time",
+           "nytimes-usnews-2020-05-29-poll1.xml", 15, "e9ff52db483c", "en",
+           "Asia/Shanghai", "The New York Times", ("Student visas",), "28 May 23:21 CST",
+           ("Chinese students",), ("Chinese students", "Chinese"), ("Reuters",),
+           "Also reported by: Reuters"),
+    Golden("en-guardian-continue-reading",
+           "Guardian world RSS, HTML description: the first paragraph (a standfirst without "
+           "an end mark) is the lead, later paragraphs and the trailing 'Continue reading' "
+           "link are dropped; a wildcard term that is not in the lead highlights nothing",
+           "guardian-world-2022-09-25-nodecl.xml", 0, "fc2dab592cda", "en",
+           "Europe/London", "The Guardian", ("Ukraine",), "23 Sep 11:11 BST", (),
+           ("prisoner*",), absent=("Continue reading",)),
+    Golden("en-slashdot-share-bar",
+           "Slashdot RSS 1.0 in ISO-8859-1: the share-button bar and the 'Read more of this "
+           "story' trailer are dropped, the first sentence is the lead; the link's query "
+           "string is attribute-escaped; UTC",
+           "slashdot-rdf-iso8859-1.xml", 0, "4c11e348e1c2", "en", "UTC", "Slashdot",
+           ("Satellites",), "24 Aug 07:00 UTC", ("SpaceX", "Starlink"),
+           ("Starlink", "SpaceX"), absent=("Read more of this story", "twitter", "facebook")),
+    Golden("zh-nyt-cameron-aiib",
+           "NYT Chinese RSS (GreatFire mirror link with a query string): two Chinese "
+           "sentences joined without a space as the lead, two CJK highlight terms, Chinese "
+           "outlet names; Shanghai time",
+           "nytimes-chinese-2015-03-16.xml", 2, "8eb47f05e7da", "zh", "Asia/Shanghai",
+           "纽约时报中文网", ("Trade policy",), "16 Mar 12:19 CST", ("亚投行", "华盛顿"),
+           ("亚投行", "华盛顿"), ("BBC 中文", "德国之声"), "Also reported by: BBC 中文, 德国之声"),
+    Golden("es-20minutos-putin",
+           "20minutos RSS 1.0, HTML description: the agency credit paragraph is dropped and "
+           "the first two bullet points form the lead; double quotes escaped in title and "
+           "summary; accented highlight term; Madrid winter time",
+           "20minutos-rdf-2017-01-07.xml", 1, "b6b4920c5426", "es", "Europe/Madrid",
+           "20minutos", ("Ciberseguridad",), "6 Jan 22:26 CET", ("Putin", "ciberataques"),
+           ("ciberataques", "Putin"), ("El País", "EFE"), "Also reported by: El País, EFE"),
 ]
 
 
 def load_alert(case: Golden) -> Alert:
-    path = CORPUS / case.feed
-    if not path.is_file():
-        pytest.skip(f"corpus file {case.feed} not found under {CORPUS}")
-    entry = feedparser.parse(path.read_bytes()).entries[case.index]
-    title = entry.get("title", "")
-    if entry.get("title_detail", {}).get("type") == "text/html":
+    item = entry(f"news-feeds/{case.feed}", case.index, case.title_sha)
+    title = item.get("title", "")
+    if item.get("title_detail", {}).get("type") == "text/html":
         title = html_to_text(title)
-    content = entry.content[0].value if entry.get("content") else ""
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    content = item.content[0].value if item.get("content") else ""
+    stamp = item.get("published_parsed") or item.get("updated_parsed")
     published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else None
     return Alert(
         title=title,
-        url=entry.get("link"),
+        url=item.get("link"),
         source=case.source,
-        summary=summarize(entry.get("summary", ""), content, case.max_chars, case.lang),
+        summary=summarize(item.get("summary", ""), content, case.max_chars, case.lang),
         published_at=published,
         topics=case.topics,
         highlight_terms=case.terms,
@@ -104,12 +150,31 @@ def load_alert(case: Golden) -> Alert:
     )
 
 
-def check_golden(path: Path, actual: str) -> None:
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_golden(case: Golden, html: str, plain: str) -> None:
+    """Compare the rendered output with the hashes in tests/data/render/<case>.json, or
+    write them when NEWSBOT_REGENERATE_GOLDEN=1. The output itself is publisher text
+    and is only ever printed, never stored."""
+    path = GOLDEN / f"{case.name}.json"
+    actual = {"about": case.about, "html_sha256": sha256(html), "text_sha256": sha256(plain)}
     if REGENERATE:
-        path.write_text(actual, encoding="utf-8")
+        path.write_text(json.dumps(actual, ensure_ascii=False, indent=2) + "\n",
+                        encoding="utf-8")
+        print(f"\n{case.name}.html:\n{html}\n{case.name}.txt:\n{plain}")
         return
     assert path.is_file(), f"{path} missing: run with NEWSBOT_REGENERATE_GOLDEN=1"
-    assert actual == path.read_text(encoding="utf-8")
+    expected = json.loads(path.read_text(encoding="utf-8"))
+    for key, output, kind in (("html_sha256", html, "HTML"), ("text_sha256", plain, "text")):
+        if actual[key] != expected[key]:
+            pytest.fail(
+                f"{case.name}: {kind} output differs from the golden hash in {path.name}.\n"
+                f"Actual output:\n{output}\n"
+                "If the change is intended, regenerate with NEWSBOT_REGENERATE_GOLDEN=1.",
+                pytrace=False,
+            )
 
 
 @pytest.mark.parametrize("case", GOLDEN_CASES, ids=[c.name for c in GOLDEN_CASES])
@@ -119,9 +184,34 @@ def test_golden_render(case: Golden) -> None:
     chunks = render_alert(alert, tz)
     assert len(chunks) == 1, "a normal alert is one message"
     accepted(chunks[0])
-    check_golden(GOLDEN / f"{case.name}.html", GOLDEN_SEPARATOR.join(chunks) + "\n")
-    check_golden(GOLDEN / f"{case.name}.txt",
-                 GOLDEN_SEPARATOR.join(render_alert_plain(alert, tz)) + "\n")
+    plain = render_alert_plain(alert, tz)
+    assert alert.url
+    assert 0 < len(alert.summary) <= case.max_chars
+
+    # The layout, whatever the publisher's words: badges, linked bold title, italic meta
+    # line, a blank line, the summary with highlights, the optional "Also reported by".
+    tail = ["", case.also_line] if case.also_line else []
+    badges = "🏷 " + " · ".join(case.topics)
+    lines = chunks[0].split("\n")
+    assert lines[:4] == [
+        badges,
+        f'<b><a href="{escape(alert.url)}">{escape(alert.title)}</a></b>',
+        f"<i>{escape(case.source)} · {case.when}</i>",
+        "",
+    ]
+    assert lines[5:] == tail
+    summary_html = lines[4]
+    assert parse_html(summary_html)[0] == alert.summary
+    assert tuple(re.findall(r"<b>(.*?)</b>", summary_html)) == case.bold
+    assert re.sub(r"</?b>", "", summary_html) == escape(alert.summary)
+    assert plain == ["\n".join([badges, alert.title, f"{case.source} · {case.when}", alert.url,
+                                "", alert.summary, *tail])]
+    for text in case.absent:
+        assert text not in chunks[0]
+        assert text not in plain[0]
+
+    check_golden(case, GOLDEN_SEPARATOR.join(chunks) + "\n",
+                 GOLDEN_SEPARATOR.join(plain) + "\n")
 
 
 # --- escaping and counting -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.stories.evaluation import (
     unwanted_merges,
     wrong_merges,
 )
+from tests.support.corpus import load_story_lines
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stories"
 T0 = datetime(2025, 4, 9, 12, 0, tzinfo=UTC)
@@ -122,19 +123,19 @@ def test_explain_names_the_conflict() -> None:
 
 
 def test_hard_negatives_file_never_merges() -> None:
-    groups = parse_groups((DATA / "hard_negatives.jsonl").read_text().splitlines())
+    groups = parse_groups(load_story_lines(DATA / "hard_negatives.jsonl"))
     assert len(groups) >= 40
     assert unwanted_merges(groups, StoryGrouper) == []
 
 
 def test_same_story_file_always_merges() -> None:
-    groups = parse_groups((DATA / "same_story.jsonl").read_text().splitlines())
+    groups = parse_groups(load_story_lines(DATA / "same_story.jsonl"))
     assert missed_merges(groups, StoryGrouper) == []
 
 
 def test_labelled_files_as_one_stream() -> None:
-    negatives = parse_groups((DATA / "hard_negatives.jsonl").read_text().splitlines())
-    positives = parse_groups((DATA / "same_story.jsonl").read_text().splitlines())
+    negatives = parse_groups(load_story_lines(DATA / "hard_negatives.jsonl"))
+    positives = parse_groups(load_story_lines(DATA / "same_story.jsonl"))
     wrong, missed = mixed_stream_errors(negatives, positives, StoryGrouper)
     assert wrong == []
     assert missed == []
