@@ -18,6 +18,7 @@ from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states, sync
 from bot.store.ingest import IncomingItem, known_keys, save_poll
 from bot.store.schema import chats, deliveries, metadata
 
+
 def _script_config() -> Config:
     config = Config()
     config.set_main_option("script_location", "bot.store:migrations")

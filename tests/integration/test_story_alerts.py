@@ -16,9 +16,9 @@ from bot.delivery.outbox import Drainer
 from bot.delivery.telegram import TelegramSender
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.pipeline import PipelineDeps, run_cycle
-from bot.stories import StoryGrouper
 from bot.store import chats as chat_store
 from bot.store.feeds import sync_feeds
+from bot.stories import StoryGrouper
 from tests.fakes.feed_server import FeedEntry, FeedServer
 from tests.fakes.telegram_api import TelegramEmulator
 
