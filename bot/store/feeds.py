@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.dialect import insert_ignore
@@ -110,23 +111,25 @@ async def due_feeds(engine: AsyncEngine, urls: Sequence[str], now: datetime,
     return states[:limit] if limit else states
 
 
-async def apply_fetch_update(conn: AsyncConnection, state: FeedState, upd: FetchUpdate,
-                             new_items: int, now: datetime) -> None:
+def _update_values(state: FeedState, upd: FetchUpdate, new_items: int,
+                   now: datetime) -> tuple[dict[str, object], dict[str, int]]:
+    """What a poll changes in the feed's row: (column -> value, column -> increment)."""
     values: dict[str, object] = {
         "last_status": upd.status,
         "last_fetched_at": now,
         "next_poll_at": upd.next_poll_at,
         "last_error": upd.error,
-        "polls": feeds.c.polls + 1,
     }
+    increments = {"polls": 1}
     if upd.success:
         values |= {"last_success_at": now, "consecutive_failures": 0, "seeded": True,
                    "etag": upd.etag, "last_modified": upd.last_modified,
-                   "item_count": feeds.c.item_count + new_items, "failing_since": None}
+                   "failing_since": None}
         if new_items:
+            increments["item_count"] = new_items
             values["last_new_item_at"] = now
     else:
-        values["consecutive_failures"] = feeds.c.consecutive_failures + 1
+        increments["consecutive_failures"] = 1
         if state.failing_since is None:
             values["failing_since"] = now
     if upd.fetch_url is not None:
@@ -141,7 +144,32 @@ async def apply_fetch_update(conn: AsyncConnection, state: FeedState, upd: Fetch
         values["flagged_at"] = now
     elif upd.flagged is False:
         values["flagged_at"] = None
-    await conn.execute(update(feeds).where(feeds.c.id == state.id).values(**values))
+    return values, increments
+
+
+async def apply_fetch_update(conn: AsyncConnection, state: FeedState, upd: FetchUpdate,
+                             new_items: int, now: datetime) -> None:
+    values, increments = _update_values(state, upd, new_items, now)
+    await conn.execute(update(feeds).where(feeds.c.id == state.id).values(
+        **values, **{column: feeds.c[column] + n for column, n in increments.items()}))
+
+
+async def apply_fetch_updates(conn: AsyncConnection,
+                              polls: Sequence[tuple[FeedState, FetchUpdate]],
+                              now: datetime) -> None:
+    """Many feeds' polls that brought no new items (304s): one executemany per shape of
+    update instead of a statement (and a transaction) per feed."""
+    shapes: defaultdict[tuple[tuple[str, ...], tuple[tuple[str, int], ...]],
+                        list[dict[str, object]]] = defaultdict(list)
+    for state, upd in polls:
+        values, increments = _update_values(state, upd, 0, now)
+        shape = (tuple(sorted(values)), tuple(sorted(increments.items())))
+        shapes[shape].append({"b_id": state.id} | {f"b_{k}": v for k, v in values.items()})
+    for (columns, added), rows in shapes.items():
+        statement = update(feeds).where(feeds.c.id == bindparam("b_id")).values(
+            **{column: bindparam(f"b_{column}") for column in columns},
+            **{column: feeds.c[column] + n for column, n in added})
+        await conn.execute(statement, rows)
 
 
 async def enable_feeds(engine: AsyncEngine, urls: Sequence[str]) -> None:
