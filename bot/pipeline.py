@@ -13,14 +13,16 @@ import contextlib
 import html
 import logging
 import random
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import AppConfig, FeedConfig
+from bot.feeds.article import ArticleFetcher
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, NotModified
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import (
@@ -42,6 +44,7 @@ from bot.store.ingest import (
     save_poll,
     save_polls_without_items,
 )
+from bot.store.search import recent_story_items
 from bot.stories import StoryCandidate, StoryGrouper, canonical_url, item_key, resolve_source_url
 from bot.summary import summarize
 
@@ -56,6 +59,7 @@ class PipelineDeps:
     fetcher: Fetcher
     config: AppConfig
     grouper: StoryGrouper
+    articles: ArticleFetcher | None = None  # [summary] fetch_article
     notice_chats: tuple[int, ...] = ()  # where operator notices go (admins, or the console)
 
 
@@ -66,6 +70,8 @@ class FeedResult:
     new_items: int = 0
     alerts_queued: int = 0
     error: str | None = None
+    fetch_seconds: float | None = None
+    matched_topics: tuple[str, ...] = ()  # one entry per new item and topic
 
 
 @dataclass(slots=True)
@@ -93,6 +99,7 @@ class CycleReport:
 async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -> CycleReport:
     """Poll the feeds that are due (or all of them) concurrently, within the fetcher's limits."""
     configured = {f.url: f for f in deps.config.feeds if f.enabled}
+    deps.grouper.prune(now - deps.grouper.window)
     if poll_all:
         states = await feed_states(deps.engine, list(configured))
     else:
@@ -186,7 +193,9 @@ async def poll_feed(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
             writes.close()
         await writes.flush(now)
         return polled
+    started = time.monotonic()
     outcome = await deps.fetcher.fetch(state.poll_url, state.etag, state.last_modified)
+    fetch_seconds = time.monotonic() - started
     if isinstance(outcome, FetchError):
         if outcome.status == 410:
             return await _record_gone(deps, writes, feed, state, now)
@@ -225,7 +234,8 @@ async def poll_feed(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
         flagged=False if state.flagged_at else None),
         incoming, now, notices=_recovery_notices(deps, feed, state))
     return FeedResult(feed.url, "ok", new_items=result.new_items,
-                      alerts_queued=result.alerts_queued)
+                      alerts_queued=result.alerts_queued, fetch_seconds=fetch_seconds,
+                      matched_topics=tuple(m.slug for i in incoming for m in i.matches))
 
 
 def _interval(deps: PipelineDeps, feed: FeedConfig, state: FeedState, now: datetime, *,
@@ -260,7 +270,8 @@ async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[Parse
         candidates.setdefault(key, (p, summary))
     known = await known_keys(deps.engine, list(candidates))
     max_age = deps.config.polling.max_item_age
-    out = []
+    out: list[IncomingItem] = []
+    wanted: list[tuple[int, ParsedItem, str]] = []
     for key, (p, maybe_summary) in candidates.items():
         if key in known:
             continue
@@ -283,7 +294,27 @@ async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[Parse
         out.append(IncomingItem(item=item, canonical_url=canonical_url(link) if link else None,
                                 story_key=story_key, matches=matches,
                                 alertable=not seeding and not too_old))
+        if deps.articles is not None and matches and link and not seeding and not too_old:
+            wanted.append((len(out) - 1, p, link))
+    if wanted and deps.articles is not None:
+        await _with_articles(deps.articles, out, wanted, summary_chars)
     return out
+
+
+async def _with_articles(articles: ArticleFetcher, out: list[IncomingItem],
+                         wanted: Sequence[tuple[int, ParsedItem, str]],
+                         summary_chars: int) -> None:
+    """Fuller summaries from the article pages of new, matched items ([summary]
+    fetch_article). The item key, matches and story stay as the feed text made them:
+    the article only improves what the reader sees. Any failure keeps the feed text."""
+    pages = await asyncio.gather(*(
+        articles.text_for(link, feed_html=p.content_html or p.summary_html)
+        for _, p, link in wanted))
+    for (n, p, _), page in zip(wanted, pages, strict=True):
+        if page:
+            incoming = out[n]
+            out[n] = replace(incoming, item=replace(incoming.item, summary=summarize(
+                p.summary_html, page, max_chars=summary_chars)))
 
 
 async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig,
@@ -332,3 +363,14 @@ def _recovery_notices(deps: PipelineDeps, feed: FeedConfig, state: FeedState) ->
     return [Notice(chat, f"feed-recovered:{state.id}:{state.flagged_at.isoformat()}",
                    f"✅ Feed <b>{html.escape(feed.name)}</b> works again.")
             for chat in deps.notice_chats]
+
+
+async def restore_stories(engine: AsyncEngine, grouper: StoryGrouper, now: datetime) -> int:
+    """Reload the story window after a restart, so an outlet reporting a known story
+    joins it (and edits its message) instead of alerting again. Returns the count."""
+    recent = await recent_story_items(engine, now - grouper.window)
+    for r in recent:
+        grouper.remember(StoryCandidate(
+            item_id=r.key, title=r.title, summary=r.summary, url=r.url, source=r.source,
+            published_at=r.published_at or r.first_seen_at), r.story_key)
+    return len(recent)

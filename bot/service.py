@@ -28,10 +28,11 @@ from bot.delivery.outbox import Drainer, DrainReport
 from bot.delivery.telegram import ConsoleSender, Sender, TelegramSender
 from bot.digest_runner import run_digests
 from bot.errors import StartupError
+from bot.feeds.article import ArticleFetcher, article_limits
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.ops.health import decide_health
 from bot.ops.metrics import Metrics
-from bot.pipeline import CycleReport, PipelineDeps, run_cycle
+from bot.pipeline import CycleReport, PipelineDeps, restore_stories, run_cycle
 from bot.store import chats as chat_store
 from bot.store import lease
 from bot.store.engine import create_engine, migrate, safe_url
@@ -73,6 +74,12 @@ class Service:
             max_concurrency=config.polling.max_concurrency, per_host=config.polling.per_host,
             **({"user_agent": config.polling.user_agent} if config.polling.user_agent else {})))
         self.grouper = StoryGrouper()
+        # Article pages get their own client: their caps differ, and they must not use up
+        # the feeds' per-host politeness budget.
+        article = config.article
+        self.article_fetcher = Fetcher(article_limits(article)) if article.enabled else None
+        self.articles = (ArticleFetcher(self.article_fetcher, article, clock)
+                         if self.article_fetcher is not None else None)
         self._cycle_lock = asyncio.Lock()
         self._drain_lock = asyncio.Lock()
         self._digest_lock = asyncio.Lock()
@@ -101,6 +108,7 @@ class Service:
         await lease.acquire(self.engine, self.holder, self.clock())
         self._leased = True
         await sync_feeds(self.engine, [(f.url, f.name) for f in self.config.feeds])
+        await self._restore_stories()
         released = await release_in_flight(self.engine)
         if released:
             log.warning("%d deliveries were in flight at the last stop; they will be re-sent",
@@ -143,6 +151,11 @@ class Service:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
 
+    async def _restore_stories(self) -> None:
+        restored = await restore_stories(self.engine, self.grouper, self.clock())
+        if restored:
+            log.info("story window restored: %d recent items", restored)
+
     async def _route_channels(self) -> None:
         """Channels follow exactly the topics the operator routes to them in the config."""
         now = self.clock()
@@ -160,6 +173,9 @@ class Service:
 
     async def close(self) -> None:
         await self.fetcher.aclose()
+        if self.articles is not None and self.article_fetcher is not None:
+            await self.articles.aclose()
+            await self.article_fetcher.aclose()
         if self.app is not None and self.app._initialized:  # PTB has no public flag
             await self.app.shutdown()
         if self._leased:
@@ -179,11 +195,15 @@ class Service:
             return None  # a cycle never overlaps itself
         async with self._cycle_lock:
             deps = PipelineDeps(self.engine, self.fetcher, self.config, self.grouper,
-                                notice_chats=self.notice_chats)
+                                articles=self.articles, notice_chats=self.notice_chats)
             report = await run_cycle(deps, self.clock(), poll_all=poll_all)
             self.last_cycle = report
             self.last_cycle_at = self.clock()
             self.metrics.observe_cycle(report, finished_at=self.last_cycle_at)
+            for result in report.results:
+                if result.fetch_seconds is not None:
+                    self.metrics.observe_fetch(result.fetch_seconds)
+                self.metrics.observe_matches(result.matched_topics)
             if report.results:
                 log.info("%s", report.summary())
         if report.alerts_queued:

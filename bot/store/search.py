@@ -150,3 +150,28 @@ async def items_since(engine: AsyncEngine, since: datetime,
                 recorded.setdefault(item_id, set()).add(topic)
     return [StoredForBacktest(r.id, r.title, r.summary, r.url,
                               frozenset(recorded.get(r.id, ()))) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RecentStoryItem:
+    key: str
+    title: str
+    summary: str
+    url: str | None
+    source: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    story_key: str
+
+
+async def recent_story_items(engine: AsyncEngine, since: datetime,
+                             limit: int = 50_000) -> list[RecentStoryItem]:
+    """Matched items first seen after `since`, oldest first: what the story grouper
+    must remember after a restart so a story keeps its id across it."""
+    query = (select(items.c.key, items.c.title, items.c.summary, items.c.url, items.c.source,
+                    items.c.published_at, items.c.first_seen_at, items.c.story_key)
+             .where(items.c.first_seen_at > since,
+                    items.c.id.in_(select(topic_matches.c.item_id)))
+             .order_by(items.c.first_seen_at, items.c.id).limit(limit))
+    async with engine.connect() as conn:
+        return [RecentStoryItem(*row) for row in await conn.execute(query)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -216,3 +217,32 @@ async def test_publisher_ttl_and_adaptive_interval_are_stored(
     assert state.interval == timedelta(minutes=30)  # the publisher's ttl is a floor
     assert state.next_poll_at is not None
     assert NOW + timedelta(minutes=27) <= state.next_poll_at <= NOW + timedelta(minutes=33)
+
+
+async def test_matched_items_get_the_article_text_when_enabled(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    from bot.feeds.article import ArticleFetcher, ArticleSettings, article_limits
+    from bot.store.search import search
+
+    page = (Path(__file__).resolve().parents[1] / "data" / "articles").glob("*.html")
+    article = next(p for p in sorted(page) if "news" in p.name or "article" in p.name)
+    server.serve_bytes("/story.html", article.read_bytes(),
+                       headers={"Content-Type": "text/html; charset=utf-8"})
+    await run_cycle(deps, NOW)  # seed
+    server.publish("/a.xml", FeedEntry(
+        guid="urn:art", title="New tariffs explained", link=server.url("/story.html"),
+        summary="Tariffs…", published=NOW - timedelta(minutes=1)))
+    settings = ArticleSettings(enabled=True)
+    async with Fetcher(article_limits(settings)) as article_fetcher:
+        deps.articles = ArticleFetcher(article_fetcher, settings, lambda: NOW)
+        await run_cycle(deps, NOW + timedelta(minutes=2))
+        await deps.articles.aclose()
+    assert server.request_count("/story.html") == 1
+    [item] = await search(deps.engine, "explained")
+    assert item.title == "New tariffs explained"
+    async with deps.engine.connect() as conn:
+        from sqlalchemy import text
+
+        summary = (await conn.execute(text(
+            "SELECT summary FROM items WHERE guid = 'urn:art'"))).scalar_one()
+    assert len(summary) > 50 and summary != "Tariffs…"

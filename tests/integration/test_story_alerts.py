@@ -5,6 +5,7 @@ its own alert. Real feed server, pipeline, grouper, store, drainer, PTB, emulato
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from bot import config as config_module
 from bot.delivery.outbox import Drainer
 from bot.delivery.telegram import TelegramSender
 from bot.feeds.fetch import Fetcher, FetchLimits
-from bot.pipeline import PipelineDeps, run_cycle
+from bot.pipeline import PipelineDeps, restore_stories, run_cycle
 from bot.store import chats as chat_store
 from bot.store.feeds import sync_feeds
 from bot.stories import StoryGrouper
@@ -119,3 +120,25 @@ async def test_three_outlets_one_message_edited(
     await step(deps, drainer, t + timedelta(minutes=10))
     assert len(telegram.messages(USER)) == 2
     assert not telegram.calls("editMessageText", status=400)
+
+
+async def test_a_restart_keeps_the_story(
+        world: tuple[FeedServer, TelegramEmulator],
+        pipeline: tuple[PipelineDeps, Drainer]) -> None:
+    server, telegram = world
+    deps, drainer = pipeline
+    await step(deps, drainer, START)
+    t = START + timedelta(minutes=1)
+    server.publish("/reuters.xml", entry(1, "US and China agree to slash tariffs for 90 days "
+                                            "after Geneva talks", "", t))
+    await step(deps, drainer, t)
+    # the process restarts: a fresh grouper, restored from the store
+    restarted = replace(deps, grouper=StoryGrouper())
+    assert await restore_stories(deps.engine, restarted.grouper, t) == 1
+    t += timedelta(minutes=10)
+    server.publish("/bbc.xml", entry(2, "US and China agree to temporarily cut tariffs in "
+                                        "trade war truce", "", t))
+    await step(restarted, drainer, t)
+    await step(restarted, drainer, t + timedelta(minutes=4))
+    [alert] = telegram.messages(USER)
+    assert "Also reported by: BBC" in (alert.text or "")
