@@ -23,6 +23,7 @@ from bot.stories import StoryGrouper
 from tests.fakes.feed_server import Fault, FeedEntry, FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+ARTICLE = Path(__file__).resolve().parents[1] / "data" / "articles" / "news_article.html"
 
 
 @dataclass
@@ -224,9 +225,7 @@ async def test_matched_items_get_the_article_text_when_enabled(
     from bot.feeds.article import ArticleFetcher, ArticleSettings, article_limits
     from bot.store.search import search
 
-    page = (Path(__file__).resolve().parents[1] / "data" / "articles").glob("*.html")
-    article = next(p for p in sorted(page) if "news" in p.name or "article" in p.name)
-    server.serve_bytes("/story.html", article.read_bytes(),
+    server.serve_bytes("/story.html", ARTICLE.read_bytes(),
                        headers={"Content-Type": "text/html; charset=utf-8"})
     await run_cycle(deps, NOW)  # seed
     server.publish("/a.xml", FeedEntry(
