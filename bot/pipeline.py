@@ -129,7 +129,7 @@ async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -
                 raise result
             # A bug, not a bad feed: log it loudly but keep the cycle going.
             log.error("feed %s: unexpected %s: %s", state.url, type(result).__name__, result,
-                      exc_info=result)
+                      exc_info=result, extra={"feed": state.url})
             report.results.append(FeedResult(state.url, "failed", error=repr(result)))
         else:
             report.results.append(result)
@@ -220,7 +220,8 @@ async def poll_feed(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
         return await _record_failure(deps, writes, feed, state, now,
                                      error=f"parse: {parsed.problem}")
     if parsed.problem:
-        log.info("feed %s: usable despite %s", feed.url, parsed.problem)
+        log.info("feed %s: usable despite %s", feed.url, parsed.problem,
+                 extra={"feed": feed.url})
     incoming = await _incoming(deps, feed, parsed.items, seeding=_seeding(deps, state), now=now)
     has_new = bool(incoming)
     avg_gap = (updated_gap_average(state.avg_new_gap, state.last_new_item_at, now)
@@ -321,7 +322,8 @@ async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedCo
                           state: FeedState, now: datetime, *, error: str,
                           retry_after: timedelta | None = None) -> FeedResult:
     failures = state.consecutive_failures + 1
-    log.warning("feed %s failed (%d in a row): %s", feed.url, failures, error)
+    log.warning("feed %s failed (%d in a row): %s", feed.url, failures, error,
+                extra={"feed": feed.url})
     polling = deps.config.polling
     bounds = Bounds(polling.min_interval, polling.max_interval)
     delay = backoff(state.interval or feed.interval, failures, bounds, retry_after)
@@ -345,7 +347,8 @@ async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedCo
 async def _record_gone(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig,
                        state: FeedState, now: datetime) -> FeedResult:
     reason = f"410 Gone on {now:%Y-%m-%d %H:%M}Z"
-    log.warning("feed %s is gone (410): disabled until its config entry changes", feed.url)
+    log.warning("feed %s is gone (410): disabled until its config entry changes", feed.url,
+                extra={"feed": feed.url})
     notices = [Notice(chat, f"feed-gone:{state.id}",
                       f"🛑 Feed <b>{html.escape(feed.name)}</b> answered 410 Gone and is no "
                       f"longer polled. Remove or replace it in the config.\n"

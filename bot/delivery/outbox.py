@@ -111,7 +111,8 @@ class Drainer:
                 sendable.append(d)
                 continue
             status, why = reason
-            log.info("delivery %d to chat %d %s: %s", d.id, d.chat_id, status, why)
+            log.info("delivery %d to chat %d %s: %s", d.id, d.chat_id, status, why,
+                     extra=_context(d))
             await rows.mark_failed(self.engine, d.id, why, status=status)
             setattr(report, status, getattr(report, status) + 1)
         quiet = quiet_hours_from_db(chat.quiet_hours)
@@ -257,7 +258,7 @@ class Drainer:
             case RetryLater(after, reason, flood) if flood:
                 until = now + (after or timedelta(seconds=5))
                 log.warning("chat %d: flood control, holding its queue until %s", d.chat_id,
-                            until.isoformat())
+                            until.isoformat(), extra=_context(d))
                 await rows.defer_chat(self.engine, d.chat_id, until, reason)
                 return DrainReport(retried=len(ds))
             case RetryLater(after, reason, _):
@@ -272,7 +273,7 @@ class Drainer:
                 return DrainReport(retried=len(ds))
             case ChatGone(reason):
                 log.warning("chat %d is gone (%s): deactivated, subscriptions kept", d.chat_id,
-                            reason)
+                            reason, extra=_context(d))
                 await chat_store.deactivate_chat(self.engine, d.chat_id, now)
                 await rows.fail_chat(self.engine, d.chat_id, reason)
                 return DrainReport(failed=len(ds))
@@ -306,3 +307,9 @@ def _payload_int(payload: str | None, key: str) -> int | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, int) else None
+
+
+def _context(d: DueDelivery) -> dict[str, object]:
+    """The stable log keys (bot.logs): which chat, item and topic a line is about."""
+    return {"chat": d.chat_id, "item": d.item.key if d.item else None,
+            "topic": d.topics[0] if d.topics else None}

@@ -102,3 +102,15 @@ def test_text_format_appends_context_keys(monkeypatch: pytest.MonkeyPatch) -> No
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="text, json"):
         configure_logging("INFO", [], fmt="xml")
+
+
+def test_context_keys_reach_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    configure_logging("INFO", [], fmt="json")
+    logging.getLogger("bot.pipeline").warning("feed %s failed", "https://e.org/f",
+                                              extra={"feed": "https://e.org/f"})
+    record = json.loads(stream.getvalue().splitlines()[-1])
+    assert record["feed"] == "https://e.org/f" and record["level"] == "WARNING"
