@@ -309,6 +309,9 @@ class Service:
             self.queue = await queue_length(self.engine)
             self.last_drain_at = self.clock()
             self.metrics.observe_drain(report, finished_at=self.last_drain_at)
+            self.metrics.observe_rate_limited(report.rate_limited)
+            for published_at, first_seen_at in report.delivered:
+                self.metrics.observe_delivery(published_at, first_seen_at, self.last_drain_at)
             self.metrics.set_queue(self.queue)
             if report.sent or report.failed or report.dropped:
                 log.info("outbox: %d sent, %d retried, %d failed, %d dropped", report.sent,

@@ -17,7 +17,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -60,10 +60,15 @@ class DrainReport:
     dropped: int = 0
     skipped: int = 0
     held: int = 0
+    rate_limited: int = 0  # 429s received
+    # (published_at, first_seen_at) of each alert item sent, for latency metrics
+    delivered: list[tuple[datetime | None, datetime]] = field(default_factory=list)
 
     def add(self, other: DrainReport) -> None:
-        for name in ("sent", "retried", "failed", "dropped", "skipped", "held"):
+        for name in ("sent", "retried", "failed", "dropped", "skipped", "held",
+                     "rate_limited"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.delivered.extend(other.delivered)
 
 
 class Drainer:
@@ -254,13 +259,15 @@ class Drainer:
         match outcome:
             case Sent(message_id):
                 await rows.mark_many(self.engine, ids, "sent", now, message_id=message_id)
-                return DrainReport(sent=len(ds))
+                return DrainReport(sent=len(ds), delivered=[
+                    (x.item.published_at, x.item.first_seen_at) for x in ds
+                    if x.item is not None and x.kind in ALERT_KINDS])
             case RetryLater(after, reason, flood) if flood:
                 until = now + (after or timedelta(seconds=5))
                 log.warning("chat %d: flood control, holding its queue until %s", d.chat_id,
                             until.isoformat(), extra=_context(d))
                 await rows.defer_chat(self.engine, d.chat_id, until, reason)
-                return DrainReport(retried=len(ds))
+                return DrainReport(retried=len(ds), rate_limited=1)
             case RetryLater(after, reason, _):
                 if d.attempts >= self.config.delivery.max_attempts:
                     log.error("delivery %s to chat %d failed after %d attempts: %s", ids,

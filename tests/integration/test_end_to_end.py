@@ -147,6 +147,9 @@ query = '"rare earth" OR "rare earths"'
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
         metrics = httpx.get(f"http://{listen}/metrics", timeout=5).text
         assert 'newsbot_deliveries_total{outcome="sent"} 1.0' in metrics  # the one alert
+        assert "newsbot_delivery_latency_from_first_seen_seconds_count 1.0" in metrics
+        assert 'newsbot_topic_matches_total{topic="tariffs"}' in metrics
+        assert "newsbot_fetch_duration_seconds_count" in metrics
     finally:
         code = bot.stop()
     assert code == 0, bot.output()[-3000:]
