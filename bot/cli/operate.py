@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import signal
 import sys
 from collections.abc import Mapping
@@ -25,6 +27,8 @@ from bot.store.engine import create_engine, migrate
 from bot.store.feeds import FeedState, feed_states, sync_feeds
 from bot.store.retention import prune as prune_database
 
+LEFTOVER_GRACE = 10.0
+
 
 def run(args: argparse.Namespace, cfg: config_module.AppConfig,
          env: Mapping[str, str]) -> int:
@@ -43,6 +47,24 @@ async def run_until_signalled(service: Service) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await run_forever(service, stop)
+    await _stop_leftover_tasks()
+
+
+async def _stop_leftover_tasks() -> None:
+    """Everything was closed in order; whatever task is still around (a library's
+    background task) is cancelled here with a deadline. asyncio.run would otherwise wait
+    for it forever, and a service that does not exit on SIGTERM gets SIGKILLed."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if not others:
+        return
+    _, pending = await asyncio.wait(others, timeout=LEFTOVER_GRACE)
+    if pending:
+        log.error("%d task(s) did not stop within %ss; exiting anyway: %s", len(pending),
+                  LEFTOVER_GRACE, ", ".join(sorted(t.get_name() for t in pending)))
+        logging.shutdown()
+        os._exit(0)  # the database was closed; nothing is left to save
 
 
 def feeds(args: argparse.Namespace, cfg: config_module.AppConfig,
