@@ -10,7 +10,6 @@ first on <a>Y</a>.").
 from __future__ import annotations
 
 import hashlib
-
 import unicodedata
 from pathlib import Path
 from typing import Any
