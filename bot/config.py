@@ -194,7 +194,7 @@ class DeliveryModel(_Strict):
     summary_chars: int = Field(default=300, ge=50, le=2000)
     batch_size: int = Field(default=20, ge=1, le=500)
     max_attempts: int = Field(default=12, ge=1, le=100)
-    max_per_second: float = Field(default=30, gt=0, le=1000)  # Telegram's broadcast limit
+    max_per_second: float = Field(default=29, gt=0, le=1000)  # just under Telegram's 30
 
 
 def _http_listen(value: str | None) -> str | None:
@@ -318,7 +318,7 @@ class DeliveryConfig:
     summary_chars: int
     batch_size: int
     max_attempts: int
-    max_per_second: float = 30
+    max_per_second: float = 29
 
 
 @dataclass(frozen=True, slots=True)

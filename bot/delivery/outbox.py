@@ -80,7 +80,8 @@ class Drainer:
         self.plain_text = plain_text  # console output: no markup, no buttons
 
     async def drain(self, now: datetime, max_batches: int = 50,
-                    stop_requested: Callable[[], bool] = lambda: False) -> DrainReport:
+                    stop_requested: Callable[[], bool] = lambda: False,
+                    clock: Callable[[], datetime] | None = None) -> DrainReport:
         """Send everything due now, a batch of rows at a time (bounded, so a huge
         queue cannot hold the loop forever; a stop request ends it between batches)."""
         total = DrainReport()
@@ -94,6 +95,8 @@ class Drainer:
         for _ in range(max_batches):
             if stop_requested():
                 break
+            if clock is not None:  # a long fan-out: judge each batch at its own time
+                now = clock()
             batch = await rows.claim_due(self.engine, now, limit)
             if not batch:
                 break

@@ -143,12 +143,16 @@ async def mark_failed(engine: AsyncEngine, delivery_id: int, error: str,
 
 
 async def defer_chat(engine: AsyncEngine, chat_id: int, until: datetime, error: str) -> None:
-    """A 429 for one chat: push all of that chat's pending rows back, drop none."""
+    """A 429 for one chat: push all of that chat's pending rows back, drop none. Being
+    held is not a failed attempt: rows claimed for this drain get their attempt back, so
+    a chat under flood control does not use up its rows' retry budget."""
     async with engine.begin() as conn:
         await conn.execute(update(deliveries).where(and_(
             deliveries.c.chat_id == chat_id, deliveries.c.status.in_(("pending", "sending")),
             deliveries.c.next_attempt_at < until)).values(
-                status="pending", next_attempt_at=until, last_error=error[:1000]))
+                status="pending", next_attempt_at=until, last_error=error[:1000],
+                attempts=case((deliveries.c.status == "sending", deliveries.c.attempts - 1),
+                              else_=deliveries.c.attempts)))
 
 
 async def fail_chat(engine: AsyncEngine, chat_id: int, error: str) -> int:
