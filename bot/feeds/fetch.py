@@ -107,7 +107,9 @@ class Fetcher:
             return FetchError(url, "scheme",
                               f"only http and https are fetched, not {parts.scheme!r}")
         host = (parts.hostname or "").lower()
-        async with self._global, self._hosts[host]:
+        # Host slot first: a request queued behind its host's limit must not hold one of
+        # the global slots, or 20 feeds of one busy host would stall every other host.
+        async with self._hosts[host], self._global:
             try:
                 # A hard ceiling on the whole exchange: httpx's timeouts are per operation,
                 # so a server trickling one byte a second would otherwise never time out.

@@ -31,6 +31,7 @@ once, at import, like loading code.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import opencc
 import rjieba
@@ -41,7 +42,14 @@ from bot.matching.charclass import HAN_RE, is_cjk, is_katakana
 # far shorter; the cap bounds the cost on a wall of unspaced text.
 WINDOW = 12
 
-_JIEBA = rjieba.Jieba()
+
+
+@cache
+def _jieba() -> rjieba.Jieba:
+    # The segmenter's dictionary costs ~56 MB: load it on the first Chinese hit that
+    # needs a word-boundary check, not at import (English-only deployments never do).
+    return rjieba.Jieba()
+
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # OpenCC is phrase-aware (乾隆 stays 乾隆; s2twp uses Taiwan vocabulary: 芯片 -> 晶片).
 _T2S = opencc.OpenCC("t2s")
@@ -84,7 +92,7 @@ def han_edges_ok(
     spans = cache.get((lo, hi))
     if spans is None:
         window = to_simplified(text[lo:hi])
-        spans = [(a + lo, b + lo) for _, a, b in _JIEBA.tokenize(window, "default", False)]
+        spans = [(a + lo, b + lo) for _, a, b in _jieba().tokenize(window, "default", False)]
         cache[(lo, hi)] = spans
     for a, b in spans:
         if a <= start and b >= end:
@@ -102,4 +110,4 @@ def katakana_edges_ok(text: str, start: int, end: int, left: bool, right: bool) 
 
 def segment(text: str) -> list[str]:
     """The words the guard sees (for explanations and tests)."""
-    return [w for w, _, _ in _JIEBA.tokenize(to_simplified(text), "default", False)]
+    return [w for w, _, _ in _jieba().tokenize(to_simplified(text), "default", False)]
