@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.dialect import insert_ignore
-from bot.store.schema import deliveries
+from bot.store.schema import deliveries, items
 
 EDIT_COALESCE = timedelta(minutes=3)
 EDIT_WINDOW = timedelta(hours=24)  # after this, a story's message is left as it is
@@ -51,6 +51,19 @@ async def enqueue_story_updates(conn: AsyncConnection,
         .where(deliveries.c.chat_id.in_(chats), deliveries.c.message_id.is_not(None))
         .group_by(deliveries.c.chat_id, deliveries.c.message_id)
         .having(func.count() > 1))).all()}
+    # Who reported each story before this poll: an outlet already named in the message
+    # changes nothing, and its edit would only cost a "message is not modified".
+    new_items = {int(str(r["item_id"])) for r in attempted}
+    outlets: dict[str, set[str]] = {}
+    new_source: dict[int, str] = {}
+    stories = sorted({k.removeprefix("story:") for k in keys})
+    for story, item_id, source in await conn.execute(
+            select(items.c.story_key, items.c.id, items.c.source)
+            .where(items.c.story_key.in_(stories))):
+        if item_id in new_items:
+            new_source[item_id] = source
+        else:
+            outlets.setdefault(story, set()).add(source)
     edits, followups = [], []
     for original in originals:
         if original.id in new_ids:
@@ -64,11 +77,13 @@ async def enqueue_story_updates(conn: AsyncConnection,
             continue
         story = str(original.dedupe_key).removeprefix("story:")
         payload = json.dumps({"message_id": original.message_id})
-        edits.append({
-            "chat_id": original.chat_id, "dedupe_key": edit_key(story), "kind": "edit",
-            "item_id": original.item_id, "topics": original.topics,
-            "thread_id": original.thread_id, "payload": payload, "status": "pending",
-            "attempts": 0, "next_attempt_at": now + EDIT_COALESCE, "created_at": now})
+        source = new_source.get(int(str(offered["item_id"])))
+        if source is None or source not in outlets.get(story, set()):
+            edits.append({
+                "chat_id": original.chat_id, "dedupe_key": edit_key(story), "kind": "edit",
+                "item_id": original.item_id, "topics": original.topics,
+                "thread_id": original.thread_id, "payload": payload, "status": "pending",
+                "attempts": 0, "next_attempt_at": now + EDIT_COALESCE, "created_at": now})
         new_topics = set(str(offered["topics"]).split(",")) - set(original.topics.split(","))
         if new_topics:
             followups.append({

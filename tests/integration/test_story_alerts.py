@@ -107,6 +107,16 @@ async def test_three_outlets_one_message_edited(
     assert "Also reported by: BBC, AP" in (alert.text or "")
     assert len(alert.history) == 2  # two edits, no new messages
 
+    t += timedelta(minutes=5)  # AP again, on the same story: nothing new to show
+    server.publish("/ap.xml", entry(5, "Beijing raises tariffs on all American imports to "
+                                       "125% in retaliation", "China raised tariffs on US "
+                                       "imports to 125%.", t))
+    edits = len(telegram.calls("editMessageText"))
+    await step(deps, drainer, t)
+    await step(deps, drainer, t + timedelta(minutes=4))
+    assert len(telegram.calls("editMessageText")) == edits
+    assert len(telegram.messages(USER)) == 1
+
     t += timedelta(minutes=10)
     server.publish("/ap.xml", entry(4, "US raises tariffs on Chinese goods to 145%",
                                     "Washington lifted its tariff on Chinese imports to "
