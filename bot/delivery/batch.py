@@ -10,20 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import tzinfo
 
-from bot.delivery.render import ENGLISH, Labels, escape, format_time, split_html, split_text
+from bot.delivery.render import (
+    ENGLISH,
+    MAX_SOURCE_CHARS,
+    Labels,
+    escape,
+    format_time,
+    line_field,
+    link_url,
+    split_html,
+    split_text,
+)
 from bot.model import Alert
-from bot.text.chars import clean_chars, fold_line
 
 BATCH_TITLE_CHARS = 200
 HEADER = "🗞 {count} new alerts"
 
 
 def _title(alert: Alert, labels: Labels) -> str:
-    return fold_line(clean_chars(alert.title))[:BATCH_TITLE_CHARS] or labels.untitled
+    return line_field(alert.title, BATCH_TITLE_CHARS) or labels.untitled
 
 
 def _meta(alert: Alert, tz: tzinfo, labels: Labels) -> str:
-    source = fold_line(clean_chars(alert.source))[:80]
+    source = line_field(alert.source, MAX_SOURCE_CHARS)
     return labels.meta_separator.join(p for p in (source, format_time(alert.published_at, tz,
                                                                        labels)) if p)
 
@@ -32,8 +41,8 @@ def render_batch(alerts: Sequence[Alert], tz: tzinfo, labels: Labels = ENGLISH) 
     lines = [f"<b>{escape(HEADER.format(count=len(alerts)))}</b>"]
     for alert in alerts:
         title = escape(_title(alert, labels))
-        if alert.url and alert.url.startswith(("http://", "https://")):
-            title = f'<a href="{escape(alert.url)}">{title}</a>'
+        if url := link_url(alert.url):
+            title = f'<a href="{escape(url)}">{title}</a>'
         badge = escape(labels.topic_separator.join(alert.topics[:3]))
         lines.append(f"• <b>{title}</b>\n  <i>{badge} · {escape(_meta(alert, tz, labels))}</i>")
     return split_html("\n".join(lines))

@@ -79,7 +79,7 @@ class Labels:
 ENGLISH = Labels()
 
 
-def _line(text: str, limit: int) -> str:
+def line_field(text: str, limit: int) -> str:
     """A single-line field: cleaned, whitespace folded, bounded."""
     return truncate(fold_line(clean_chars(text)), limit)
 
@@ -91,7 +91,7 @@ def _bounded_list(names: tuple[str, ...], exclude: str, limit: int, labels: Labe
     seen = {exclude.casefold()} if exclude else set()
     unique: list[str] = []
     for name in names:
-        cleaned = _line(name, MAX_NAME_CHARS)
+        cleaned = line_field(name, MAX_NAME_CHARS)
         if cleaned and cleaned.casefold() not in seen:
             seen.add(cleaned.casefold())
             unique.append(cleaned)
@@ -195,7 +195,7 @@ class _Fields:
 
 
 def _fields(alert: Alert, tz: tzinfo, labels: Labels) -> _Fields:
-    source = _line(alert.source, MAX_SOURCE_CHARS)
+    source = line_field(alert.source, MAX_SOURCE_CHARS)
     topics = _bounded_list(alert.topics, "", MAX_TOPICS, labels, labels.topic_separator)
     also = _bounded_list(alert.also_reported_by, source, MAX_NAMES, labels,
                          labels.name_separator)
@@ -206,7 +206,7 @@ def _fields(alert: Alert, tz: tzinfo, labels: Labels) -> _Fields:
     summary = "\n\n".join(part for part in paragraphs if part)
     return _Fields(
         badge=labels.topic_badge.format(topics=topics) if topics else "",
-        title=_line(alert.title, MAX_TITLE_CHARS) or labels.untitled,
+        title=line_field(alert.title, MAX_TITLE_CHARS) or labels.untitled,
         url=link_url(alert.url),
         meta=meta,
         summary=summary,

@@ -31,6 +31,7 @@ from bot.delivery.render import (
     MAX_SOURCE_CHARS,
     MAX_TITLE_CHARS,
     format_time,
+    line_field,
 )
 from bot.delivery.render import link_url as linkable_url
 from bot.delivery.telegram_html import (
@@ -42,8 +43,6 @@ from bot.delivery.telegram_html import (
 )
 from bot.digest.build import DigestSection, DigestStory, outlet_count, story_time
 from bot.digest.schedule import DigestPeriod
-from bot.text.chars import clean_chars, fold_line
-from bot.text.truncate import truncate
 
 __all__ = [
     "DIGEST_ENGLISH", "DigestLabels", "format_period", "render_digest", "render_digest_plain",
@@ -80,10 +79,6 @@ def format_period(period: DigestPeriod, labels: DigestLabels = DIGEST_ENGLISH) -
     return f"{labels.weekdays[day.weekday()]} {day.day} {labels.months[day.month - 1]}"
 
 
-def _line(text: str, limit: int) -> str:
-    return truncate(fold_line(clean_chars(text)), limit)
-
-
 @dataclass(frozen=True, slots=True)
 class _Block:
     """A header or one topic section, in both forms. `visible` is the HTML's text as
@@ -96,10 +91,10 @@ class _Block:
 
 def _story_lines(story: DigestStory, tz: ZoneInfo, labels: DigestLabels
                  ) -> tuple[str, str, str]:
-    title = _line(story.title, MAX_TITLE_CHARS) or labels.untitled
+    title = line_field(story.title, MAX_TITLE_CHARS) or labels.untitled
     outlets = outlet_count(story)
     coverage = (labels.outlets.format(count=outlets) if outlets > 1
-                else _line(story.source, MAX_SOURCE_CHARS))
+                else line_field(story.source, MAX_SOURCE_CHARS))
     meta = [part for part in (coverage, format_time(story_time(story), tz)) if part]
     tail = "".join(labels.separator + part for part in meta)
     url = linkable_url(story.url)
@@ -110,7 +105,7 @@ def _story_lines(story: DigestStory, tz: ZoneInfo, labels: DigestLabels
 
 
 def _section_block(section: DigestSection, tz: ZoneInfo, labels: DigestLabels) -> _Block:
-    name = _line(section.name, MAX_NAME_CHARS) or _line(section.slug, MAX_NAME_CHARS)
+    name = line_field(section.name, MAX_NAME_CHARS) or line_field(section.slug, MAX_NAME_CHARS)
     html, visible, plain = [f"<b>{escape(name)}</b>"], [name], [name]
     for story in section.stories:
         story_html, story_visible, story_plain = _story_lines(story, tz, labels)
@@ -118,7 +113,7 @@ def _section_block(section: DigestSection, tz: ZoneInfo, labels: DigestLabels) -
         visible.append(story_visible)
         plain.append(story_plain)
     if section.more > 0:
-        hint = labels.more.format(count=section.more, slug=_line(section.slug, MAX_NAME_CHARS))
+        hint = labels.more.format(count=section.more, slug=line_field(section.slug, MAX_NAME_CHARS))
         html.append(escape(hint))
         visible.append(hint)
         plain.append(hint)
@@ -130,7 +125,7 @@ def _blocks(sections: Sequence[DigestSection], label: str, tz: ZoneInfo,
     body = [_section_block(s, tz, labels) for s in sections if s.stories or s.more > 0]
     if not body:
         return []
-    header = labels.header.format(period=_line(label, MAX_NAME_CHARS))
+    header = labels.header.format(period=line_field(label, MAX_NAME_CHARS))
     return [_Block(escape(header), header, header), *body]
 
 

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.delivery.render import format_time
+from bot.delivery.render import escape, format_time, line_field, link_url
 from bot.store import chats as chat_store
 from bot.store.search import StoredItem, latest, search, search_words
 from bot.telegram_ui.base import HandlerBase
 
 LIST_TITLE_CHARS = 160
+LIST_SOURCE_CHARS = 60
 
 
 class ReadingHandlers(HandlerBase):
@@ -25,11 +26,12 @@ class ReadingHandlers(HandlerBase):
     def _lines(self, rows: Sequence[StoredItem], zone: ZoneInfo) -> str:
         lines = []
         for n, row in enumerate(rows, start=1):
-            title = html.escape(row.title[:LIST_TITLE_CHARS])
-            if row.url and row.url.startswith(("http://", "https://")):
-                title = f'<a href="{html.escape(row.url, quote=True)}">{title}</a>'
+            title = escape(line_field(row.title, LIST_TITLE_CHARS))
+            if url := link_url(row.url):
+                title = f'<a href="{escape(url)}">{title}</a>'
             when = format_time(row.published_at or row.first_seen_at, zone)
-            lines.append(f"{n}. {title} <i>({html.escape(row.source[:60])}, {when})</i>")
+            source = escape(line_field(row.source, LIST_SOURCE_CHARS))
+            lines.append(f"{n}. {title} <i>({source}, {when})</i>")
         return "\n".join(lines)
 
     async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
