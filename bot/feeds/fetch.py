@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import bot
+from bot.feeds.wire import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,17 @@ class FetchLimits:
     user_agent: str = DEFAULT_USER_AGENT
 
 
+class NoCookies(http.cookiejar.CookieJar):
+    """Feeds are polled without cookies: nothing to track us across sites with, and no
+    urllib-compatibility objects built per response (~15% of a 304's CPU in httpx)."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None
+
+    def add_cookie_header(self, request: object) -> None:
+        return None
+
+
 class Fetcher:
     """Fetches feed documents politely; use as an async context manager."""
 
@@ -84,8 +97,8 @@ class Fetcher:
             headers={"User-Agent": limits.user_agent or DEFAULT_USER_AGENT,
                      "Accept": "application/rss+xml, application/atom+xml, application/xml;"
                                "q=0.9, text/xml;q=0.8, */*;q=0.5"},
-            limits=httpx.Limits(max_connections=limits.max_concurrency,
-                                max_keepalive_connections=limits.max_concurrency),
+            transport=AiohttpTransport(max_connections=limits.max_concurrency),
+            cookies=NoCookies(),
         )
         self._global = asyncio.Semaphore(limits.max_concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(

@@ -1,0 +1,111 @@
+"""The fetcher's wire (bot/feeds/wire.py: httpx over aiohttp's pool) on 127.0.0.1:
+proxies from the environment, connection reuse, no cookies, and aiohttp's errors
+arriving as the fetcher's error kinds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.feeds.fetch import Fetched, Fetcher, FetchError, FetchLimits, NotModified
+from tests.fakes.feed_server import FeedServer
+
+FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
+        b"<item><title>via proxy</title><link>https://example.org/p</link></item>"
+        b"</channel></rss>")
+
+
+class RecordingProxy:
+    """A forward proxy stand-in on 127.0.0.1: records each request head, answers a feed."""
+
+    def __init__(self) -> None:
+        self.heads: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RecordingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.heads.append(head.decode("latin-1"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(FEED), FEED))
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        srv.serve_bytes("/cookie.xml", FEED, headers={
+            "Content-Type": "application/rss+xml", "Set-Cookie": "tracker=1; Path=/"})
+        yield srv
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    async with Fetcher(FetchLimits(timeout=timedelta(seconds=2))) as f:
+        yield f
+
+
+async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with RecordingProxy() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        async with Fetcher(FetchLimits(timeout=timedelta(seconds=2))) as fetcher:
+            outcome = await fetcher.fetch("http://feeds.example.invalid/rss")
+    assert isinstance(outcome, Fetched) and b"via proxy" in outcome.body
+    # A forward proxy gets the absolute URL in the request line.
+    assert proxy.heads[0].startswith("GET http://feeds.example.invalid/rss HTTP/1.1")
+
+
+async def test_no_proxy_hosts_are_fetched_directly(monkeypatch: pytest.MonkeyPatch,
+                                                   server: FeedServer) -> None:
+    async with RecordingProxy() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        async with Fetcher(FetchLimits(timeout=timedelta(seconds=2))) as fetcher:
+            outcome = await fetcher.fetch(server.url("/cookie.xml"))
+    assert isinstance(outcome, Fetched)
+    assert proxy.heads == []
+
+
+async def test_cookies_are_neither_kept_nor_sent(server: FeedServer, fetcher: Fetcher) -> None:
+    for _ in range(2):
+        assert isinstance(await fetcher.fetch(server.url("/cookie.xml")), Fetched)
+    sent = [r.headers for r in server.requests("/cookie.xml")]
+    assert len(sent) == 2
+    assert all("cookie" not in headers for headers in sent)
+
+
+async def test_connections_are_reused_across_polls(fetcher: Fetcher) -> None:
+    with FeedServer() as srv:
+        srv.serve_bytes("/a.xml", FEED, headers={"Content-Type": "application/rss+xml"})
+        first = await fetcher.fetch(srv.url("/a.xml"))
+        assert isinstance(first, Fetched) and first.etag
+        outcomes = [await fetcher.fetch(srv.url("/a.xml"), etag=first.etag) for _ in range(5)]
+        assert all(isinstance(o, NotModified) for o in outcomes)
+        assert srv.stats().connections == 1
+
+
+async def test_a_refused_connection_is_a_connect_error(fetcher: Fetcher) -> None:
+    with FeedServer() as srv:
+        url = srv.url("/gone.xml")
+    outcome = await fetcher.fetch(url)  # the server has stopped: nothing listens there
+    assert isinstance(outcome, FetchError) and outcome.kind == "connect"
