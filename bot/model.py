@@ -39,6 +39,9 @@ class ParsedFeed:
     ttl_minutes: int | None = None
     update_period: timedelta | None = None  # sy:updatePeriod / sy:updateFrequency
     problem: str | None = None  # set when the document was malformed (bozo) but usable
+    # Read by feedparser's lenient parser because the bytes are not well-formed XML (a mere
+    # note such as "no XML content type" leaves this False).
+    lenient: bool = False
 
 
 @dataclass(frozen=True, slots=True)

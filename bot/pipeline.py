@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import AppConfig, FeedConfig
 from bot.feeds.article import ArticleFetcher
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, NotModified
+from bot.feeds.incremental import IncrementalParse, SeenItems, SeenItemsMemory, parse_incrementally
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import (
     Bounds,
@@ -34,7 +35,7 @@ from bot.feeds.schedule import (
     should_flag,
     updated_gap_average,
 )
-from bot.model import Item, ParsedFeed, ParsedItem
+from bot.model import Item, ParsedItem
 from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states
 from bot.store.ingest import (
     IncomingItem,
@@ -61,6 +62,8 @@ class PipelineDeps:
     grouper: StoryGrouper
     articles: ArticleFetcher | None = None  # [summary] fetch_article
     notice_chats: tuple[int, ...] = ()  # where operator notices go (admins, or the console)
+    # Outlives cycles (the service keeps one): what each feed held when last parsed.
+    seen_items: SeenItemsMemory = field(default_factory=SeenItemsMemory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -
     """Poll the feeds that are due (or all of them) concurrently, within the fetcher's limits."""
     configured = {f.url: f for f in deps.config.feeds if f.enabled}
     deps.grouper.prune(now - deps.grouper.window)
+    deps.seen_items.forget_all_but(set(configured))
     if poll_all:
         states = await feed_states(deps.engine, list(configured))
     else:
@@ -163,9 +167,10 @@ class CycleContext:
         self.deferred: set[str] = set()  # feed URLs whose update waits for `flush`
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-parse")
 
-    async def parse(self, fetched: Fetched) -> ParsedFeed:
+    async def parse(self, fetched: Fetched, last: SeenItems | None) -> IncrementalParse:
         return await asyncio.get_running_loop().run_in_executor(
-            self._parser, parse_feed, fetched.body, fetched.final_url, fetched.content_type)
+            self._parser, parse_incrementally, fetched.body, fetched.final_url,
+            fetched.content_type, last, parse_feed)
 
     def close(self) -> None:
         self._parser.shutdown(wait=False, cancel_futures=True)
@@ -228,7 +233,8 @@ async def poll_feed(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
 async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, state: FeedState,
                   now: datetime, *, outcome: Fetched, fetch_seconds: float) -> FeedResult:
     """A fetched document: parse, new items, matches, and one transaction to store them."""
-    parsed = await writes.parse(outcome)
+    incremental = await writes.parse(outcome, deps.seen_items.get(feed.url))
+    parsed = incremental.parsed
     if not parsed.items and parsed.problem:
         return await _record_failure(deps, writes, feed, state, now,
                                      error=f"parse: {parsed.problem}")
@@ -247,6 +253,8 @@ async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, st
         fetch_url=outcome.moved_to, interval=interval, avg_new_gap=avg_gap,
         flagged=False if state.flagged_at else None),
         incoming, now, notices=_recovery_notices(deps, feed, state))
+    # Only now: had the save failed, the next version must be read whole again.
+    deps.seen_items.remember(feed.url, incremental.seen)
     return FeedResult(feed.url, "ok", new_items=result.new_items,
                       alerts_queued=result.alerts_queued, fetch_seconds=fetch_seconds,
                       matched_topics=tuple(m.slug for i in incoming for m in i.matches))

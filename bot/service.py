@@ -30,6 +30,7 @@ from bot.digest_runner import run_digests
 from bot.errors import StartupError
 from bot.feeds.article import ArticleFetcher, article_limits
 from bot.feeds.fetch import Fetcher, FetchLimits
+from bot.feeds.incremental import SeenItemsMemory
 from bot.ops.health import decide_health
 from bot.ops.metrics import Metrics
 from bot.pipeline import CycleReport, PipelineDeps, restore_stories, run_cycle
@@ -75,6 +76,7 @@ class Service:
             max_concurrency=config.polling.max_concurrency, per_host=config.polling.per_host,
             **({"user_agent": config.polling.user_agent} if config.polling.user_agent else {})))
         self.grouper = StoryGrouper()
+        self.seen_items = SeenItemsMemory()
         # Article pages get their own client: their caps differ, and they must not use up
         # the feeds' per-host politeness budget.
         article = config.article
@@ -200,7 +202,8 @@ class Service:
             return None  # a cycle never overlaps itself
         async with self._cycle_lock:
             deps = PipelineDeps(self.engine, self.fetcher, self.config, self.grouper,
-                                articles=self.articles, notice_chats=self.notice_chats)
+                                articles=self.articles, notice_chats=self.notice_chats,
+                                seen_items=self.seen_items)
             report = await run_cycle(deps, self.clock(), poll_all=poll_all)
             self.last_cycle = report
             self.last_cycle_at = self.clock()

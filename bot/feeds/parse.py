@@ -38,9 +38,13 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     feed: Any = parsed.get("feed", {})
     entries: list[Any] = list(parsed.get("entries", []))[:MAX_ITEMS]
     problem = None
+    lenient = False
     if parsed.get("bozo"):
         bozo = parsed.get("bozo_exception")
         problem = f"{type(bozo).__name__}: {str(bozo)[:200]}" if bozo else "malformed document"
+        # feedparser's own notes (content type, encoding) keep the strict XML parser;
+        # anything else means the document was read leniently.
+        lenient = not isinstance(bozo, feedparser.ThingsNobodyCaresAboutButMe)
     if not entries and not parsed.get("version"):
         problem = f"not a feed ({problem})" if problem else "not a feed"
     return ParsedFeed(
@@ -51,6 +55,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         update_period=_update_period(feed.get("sy_updateperiod"),
                                      feed.get("sy_updatefrequency")),
         problem=problem,
+        lenient=lenient,
     )
 
 
