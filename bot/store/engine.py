@@ -69,9 +69,15 @@ def create_engine(url: str) -> AsyncEngine:
         database = target.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per use: aiosqlite runs each in its own thread, and pooled
-        # idle connections would keep the WAL from checkpointing.
-        options["poolclass"] = NullPool
+        # A small pool: opening a connection costs a thread (aiosqlite), the pragmas and
+        # a schema parse, ~100 times per poll cycle without one. Idle pooled connections
+        # hold no read snapshot (each is rolled back on return), so WAL checkpoints still
+        # complete. ":memory:" gets its own database per connection, so it is not pooled.
+        if database in ("", ":memory:"):
+            options["poolclass"] = NullPool
+        else:
+            options["pool_size"] = 4
+            options["max_overflow"] = 8
     else:
         options["pool_pre_ping"] = True
         options["pool_size"] = 5
