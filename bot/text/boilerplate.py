@@ -98,17 +98,24 @@ _SHARE_SPLIT = re.compile(r"[\s|·•/,:：\-]+")
 # Tails glued to the end of a line of real text. An inline "read more" must carry its
 # link marker (ellipsis or arrow) so that a sentence ending in "...to read more." survives;
 # Yahoo glues it straight onto the last word ("...whether the stock isRead More...").
-_TAILS = [
-    re.compile(
-        rf"\s*(?:{_READ_MORE_WORDS})\s*(?:\.\.\.|…|»|›|→|>>?|\[\.\.\.\]|\[…\])\W*$", _I
-    ),
-    re.compile(r"\s*the post .{1,300}? appeared first on .{1,200}$", _I),
-    re.compile(r"\s*(?:la entrada|el artículo) .{1,300}? se publicó primero en .{1,200}$", _I),
+_TAILS: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
+    # Each rule with words one of which its match must contain (lowercase): a substring
+    # test first, because the patterns end in `$` and are tried from every position of
+    # the line (24 µs per line for all four; three in four lines need none of them).
+    (("read", "full story", "leyendo", "leer más", "lee más", "ver más", "leia mais", "阅读",
+      "查看全文", "更多"),
+     re.compile(
+         rf"\s*(?:{_READ_MORE_WORDS})\s*(?:\.\.\.|…|»|›|→|>>?|\[\.\.\.\]|\[…\])\W*$", _I
+     )),
+    (("appeared first on",), re.compile(r"\s*the post .{1,300}? appeared first on .{1,200}$", _I)),
+    (("se publicó primero en",),
+     re.compile(r"\s*(?:la entrada|el artículo) .{1,300}? se publicó primero en .{1,200}$", _I)),
     # Guardian captions end with "Photograph: Name/Agency".
-    re.compile(
-        r"\s+(?:photograph|photo|illustration|composite|fotografía|foto)\s*:\s*[^.!?\n]{1,80}$",
-        _I,
-    ),
+    (("photo", "illustration", "composite", "foto"),
+     re.compile(
+         r"\s+(?:photograph|photo|illustration|composite|fotografía|foto)\s*:\s*[^.!?\n]{1,80}$",
+         _I,
+     )),
 ]
 # WordPress excerpts end in "[…]" or "[...]": the text was cut, say so with one ellipsis.
 _EXCERPT_MARK = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]\s*$")
@@ -133,8 +140,11 @@ def _strip_tails(line: str) -> str:
     # Tails can stack ("...text. Photo: X Read more..."), so repeat until nothing changes.
     while True:
         before = line
-        for rule in _TAILS:
-            line = rule.sub("", line)
+        lower = line.lower()
+        for needles, rule in _TAILS:
+            if any(n in lower for n in needles):
+                line = rule.sub("", line)
+                lower = line.lower()
         if _EXCERPT_MARK.search(line):
             line = _EXCERPT_MARK.sub("", line).rstrip() + ELLIPSIS
         if line == before:
