@@ -44,6 +44,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -137,6 +138,35 @@ class Row:
     stall_ms: float | None
     rss_mb: float
     note: str = ""
+    cpu_loop: float | None = None  # of `cpu`: the event-loop thread
+    cpu_db: float | None = None  # of `cpu`: database driver threads (aiosqlite)
+
+
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each live thread of this process, by thread id (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = {t.native_id: t.name for t in threading.enumerate()}  # Python's names, not comm
+    out: dict[int, tuple[str, float]] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        tid = int(task.name)
+        out[tid] = (names.get(tid, "?"), (int(fields[11]) + int(fields[12])) / ticks)
+    return out
+
+
+def split_cpu(before: dict[int, tuple[str, float]],
+              after: dict[int, tuple[str, float]]) -> tuple[float, float]:
+    """(event-loop thread, database threads) CPU between two `thread_cpu` snapshots. The
+    rest of a row's CPU is the parse thread (it ends with its cycle, so it is not listed)
+    and other short-lived threads (DNS lookups)."""
+    main = os.getpid()
+    loop = after[main][1] - before.get(main, ("", 0.0))[1]
+    db = sum(cpu - before.get(tid, ("", 0.0))[1] for tid, (name, cpu) in after.items()
+             if tid != main and "_connection_worker" in name)  # aiosqlite's threads
+    return loop, db
 
 
 def peak_rss_mb() -> float:
@@ -158,19 +188,21 @@ async def measure(label: str, server: Server, work: Callable[[], Awaitable[str]]
     worst = [0.0]
     ticker = asyncio.create_task(_ticker(worst))
     await asyncio.sleep(0)  # let the ticker take its first timestamp
+    threads0 = thread_cpu()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
         note = await work()
     finally:
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         ticker.cancel()
+    cpu_loop, cpu_db = split_cpu(threads0, thread_cpu())
     server_cpu = server.cpu_seconds() - server_cpu0
     after = server.stats()
     print(f"  {label}: {wall:.1f} s", file=sys.stderr, flush=True)  # progress
     return Row(label, wall, cpu, server_cpu, after["requests"] - before["requests"],
                after["bytes_sent"] - before["bytes_sent"],
                _status_delta(before["by_status"], after["by_status"]), worst[0] * 1000,
-               peak_rss_mb(), note)
+               peak_rss_mb(), note, cpu_loop, cpu_db)
 
 
 def _status_delta(before: dict[str, int], after: dict[str, int]) -> str:
@@ -350,17 +382,22 @@ def run_naive(server: Server, feeds: int) -> Row:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"{'':<20} {'wall s':>7} {'CPU s':>6} {'CPU ms/req':>10} {'srv CPU':>7} {'req':>5} "
+    head = (f"{'':<20} {'wall s':>7} {'CPU s':>6} {'loop':>5} {'db':>5} {'rest':>5} "
+            f"{'CPU ms/req':>10} {'srv CPU':>7} {'req':>5} "
             f"{'req/s':>6} {'MB sent':>7} {'statuses':<14} {'stall ms':>8} {'peak RSS':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
         stall = f"{r.stall_ms:8.1f}" if r.stall_ms is not None else f"{'n/a':>8}"
         per_request = f"{1000 * r.cpu / r.requests:10.2f}" if r.requests else f"{'-':>10}"
-        print(f"{r.label:<20} {r.wall:7.2f} {r.cpu:6.2f} {per_request} "
+        split = (f"{r.cpu_loop:5.2f} {r.cpu_db:5.2f} {r.cpu - r.cpu_loop - r.cpu_db:5.2f}"
+                 if r.cpu_loop is not None and r.cpu_db is not None else f"{'':>17}")
+        print(f"{r.label:<20} {r.wall:7.2f} {r.cpu:6.2f} {split} {per_request} "
               f"{r.server_cpu:7.2f} {r.requests:5d} "
               f"{r.requests / r.wall if r.wall else 0:6.0f} {r.bytes_sent / 1e6:7.2f} "
               f"{r.statuses:<14} {stall} {r.rss_mb:6.0f}MB")
+    print("  (CPU split: loop = event-loop thread; db = database driver threads; rest = the "
+          "parse thread and other short-lived threads)")
     for r in rows:
         if r.note:
             print(f"  {r.label}: {r.note}")
