@@ -9,10 +9,12 @@ failure never stops a cycle).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import http.cookiejar
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -113,32 +115,48 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def fetch(self, url: str, etag: str | None = None,
-                    last_modified: str | None = None) -> FetchOutcome:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            return FetchError(url, "scheme",
-                              f"only http and https are fetched, not {parts.scheme!r}")
-        host = (parts.hostname or "").lower()
+    @contextlib.asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        """One of the concurrency slots for `url`'s host, for a caller that keeps it while
+        it also processes the response (`fetch(..., in_slot=True)` inside): then no more
+        than `max_concurrency` documents are held at once, not every fetched body of a
+        cycle waiting for the parser."""
+        host = (urlsplit(url).hostname or "").lower()
         # Host slot first: a request queued behind its host's limit must not hold one of
         # the global slots, or 20 feeds of one busy host would stall every other host.
         async with self._hosts[host], self._global:
-            try:
-                # A hard ceiling on the whole exchange: httpx's timeouts are per operation,
-                # so a server trickling one byte a second would otherwise never time out.
-                async with asyncio.timeout(self.limits.timeout.total_seconds() * 2):
-                    return await self._get(url, etag, last_modified)
-            except TimeoutError:
-                return FetchError(url, "timeout", "no complete response in time")
-            except httpx.TimeoutException as exc:
-                return FetchError(url, "timeout", f"{type(exc).__name__}")
-            except httpx.TooManyRedirects:
-                return FetchError(url, "http", f"more than {MAX_REDIRECTS} redirects")
-            except httpx.ConnectError as exc:
-                kind = "tls" if "SSL" in str(exc) or "certificate" in str(exc) else "connect"
-                return FetchError(url, kind, _first_line(exc))
-            except httpx.HTTPError as exc:
-                return FetchError(url, "protocol", f"{type(exc).__name__}: {_first_line(exc)}")
+            yield
+
+    async def fetch(self, url: str, etag: str | None = None,
+                    last_modified: str | None = None, *, in_slot: bool = False) -> FetchOutcome:
+        """GET `url` conditionally. Takes a slot for the exchange unless the caller holds
+        one already (`in_slot`)."""
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https"):
+            return FetchError(url, "scheme", f"only http and https are fetched, not {scheme!r}")
+        if in_slot:
+            return await self._exchange(url, etag, last_modified)
+        async with self.slot(url):
+            return await self._exchange(url, etag, last_modified)
+
+    async def _exchange(self, url: str, etag: str | None,
+                        last_modified: str | None) -> FetchOutcome:
+        try:
+            # A hard ceiling on the whole exchange: httpx's timeouts are per operation,
+            # so a server trickling one byte a second would otherwise never time out.
+            async with asyncio.timeout(self.limits.timeout.total_seconds() * 2):
+                return await self._get(url, etag, last_modified)
+        except TimeoutError:
+            return FetchError(url, "timeout", "no complete response in time")
+        except httpx.TimeoutException as exc:
+            return FetchError(url, "timeout", f"{type(exc).__name__}")
+        except httpx.TooManyRedirects:
+            return FetchError(url, "http", f"more than {MAX_REDIRECTS} redirects")
+        except httpx.ConnectError as exc:
+            kind = "tls" if "SSL" in str(exc) or "certificate" in str(exc) else "connect"
+            return FetchError(url, kind, _first_line(exc))
+        except httpx.HTTPError as exc:
+            return FetchError(url, "protocol", f"{type(exc).__name__}: {_first_line(exc)}")
 
     async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchOutcome:
         headers = {}

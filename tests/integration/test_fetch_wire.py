@@ -109,3 +109,31 @@ async def test_a_refused_connection_is_a_connect_error(fetcher: Fetcher) -> None
         url = srv.url("/gone.xml")
     outcome = await fetcher.fetch(url)  # the server has stopped: nothing listens there
     assert isinstance(outcome, FetchError) and outcome.kind == "connect"
+
+
+async def test_a_held_slot_holds_back_other_fetches() -> None:
+    """The pipeline keeps its slot while it parses and saves: a fetch beyond the limit
+    waits for a slot, so fetched bodies never pile up ahead of the parser."""
+    with FeedServer() as srv:
+        srv.serve_bytes("/a.xml", FEED, headers={"Content-Type": "application/rss+xml"})
+        url = srv.url("/a.xml")
+        async with Fetcher(FetchLimits(max_concurrency=2, per_host=2)) as fetcher:
+            release = asyncio.Event()
+            fetched = asyncio.Semaphore(0)
+
+            async def hold() -> None:
+                async with fetcher.slot(url):
+                    assert isinstance(await fetcher.fetch(url, in_slot=True), Fetched)
+                    fetched.release()
+                    await release.wait()
+
+            holders = [asyncio.create_task(hold()) for _ in range(2)]
+            for _ in range(2):
+                await fetched.acquire()
+            third = asyncio.create_task(fetcher.fetch(url))
+            await asyncio.sleep(0.3)
+            assert not third.done() and srv.request_count("/a.xml") == 2
+            release.set()
+            assert isinstance(await third, Fetched)
+            await asyncio.gather(*holders)
+            assert srv.request_count("/a.xml") == 3
