@@ -140,6 +140,14 @@ class Row:
     note: str = ""
     cpu_loop: float | None = None  # of `cpu`: the event-loop thread
     cpu_db: float | None = None  # of `cpu`: database driver threads (aiosqlite)
+    statements: int = 0  # SQL statements the bot executed (an executemany counts once)
+
+
+SQL_STATEMENTS = [0]
+
+
+def _count_statement(*_args: object) -> None:
+    SQL_STATEMENTS[0] += 1
 
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
@@ -189,6 +197,7 @@ async def measure(label: str, server: Server, work: Callable[[], Awaitable[str]]
     ticker = asyncio.create_task(_ticker(worst))
     await asyncio.sleep(0)  # let the ticker take its first timestamp
     threads0 = thread_cpu()
+    statements0 = SQL_STATEMENTS[0]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:
         note = await work()
@@ -202,7 +211,7 @@ async def measure(label: str, server: Server, work: Callable[[], Awaitable[str]]
     return Row(label, wall, cpu, server_cpu, after["requests"] - before["requests"],
                after["bytes_sent"] - before["bytes_sent"],
                _status_delta(before["by_status"], after["by_status"]), worst[0] * 1000,
-               peak_rss_mb(), note, cpu_loop, cpu_db)
+               peak_rss_mb(), note, cpu_loop, cpu_db, SQL_STATEMENTS[0] - statements0)
 
 
 def _status_delta(before: dict[str, int], after: dict[str, int]) -> str:
@@ -247,8 +256,11 @@ max_feeds_per_cycle = {max(1000, len(urls))}
 
 
 async def run_bot(server: Server, args: argparse.Namespace, rows: list[Row]) -> None:
+    from sqlalchemy import event
+
     from bot import config as config_module
     from bot.feeds.fetch import Fetcher, FetchLimits, NotModified
+    from bot.ops.heap import settle_heap
     from bot.pipeline import CycleReport, PipelineDeps, run_cycle
     from bot.store import chats as chat_store
     from bot.store.engine import create_engine, migrate
@@ -261,6 +273,7 @@ async def run_bot(server: Server, args: argparse.Namespace, rows: list[Row]) -> 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as tmp:
         engine = create_engine(f"sqlite:///{tmp}/bench.db")
+        event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
         try:
             await migrate(engine)
             now = datetime.now(UTC).replace(microsecond=0)
@@ -273,6 +286,7 @@ async def run_bot(server: Server, args: argparse.Namespace, rows: list[Row]) -> 
                                  per_host=polling.per_host)
             async with Fetcher(limits) as fetcher:
                 deps = PipelineDeps(engine, fetcher, cfg, StoryGrouper())
+                settle_heap()  # as Service.open does when start-up is done
                 print(f"bot process RSS before the first cycle: {rss_imports:.0f} MB after "
                       f"importing the bot, {peak_rss_mb():.0f} MB after config, migration and "
                       "feed rows\n", flush=True)
@@ -383,7 +397,7 @@ def run_naive(server: Server, feeds: int) -> Row:
 
 def print_table(rows: list[Row]) -> None:
     head = (f"{'':<20} {'wall s':>7} {'CPU s':>6} {'loop':>5} {'db':>5} {'rest':>5} "
-            f"{'CPU ms/req':>10} {'srv CPU':>7} {'req':>5} "
+            f"{'CPU ms/req':>10} {'SQL':>5} {'srv CPU':>7} {'req':>5} "
             f"{'req/s':>6} {'MB sent':>7} {'statuses':<14} {'stall ms':>8} {'peak RSS':>8}")
     print(head)
     print("-" * len(head))
@@ -393,11 +407,12 @@ def print_table(rows: list[Row]) -> None:
         split = (f"{r.cpu_loop:5.2f} {r.cpu_db:5.2f} {r.cpu - r.cpu_loop - r.cpu_db:5.2f}"
                  if r.cpu_loop is not None and r.cpu_db is not None else f"{'':>17}")
         print(f"{r.label:<20} {r.wall:7.2f} {r.cpu:6.2f} {split} {per_request} "
+              f"{r.statements:5d} "
               f"{r.server_cpu:7.2f} {r.requests:5d} "
               f"{r.requests / r.wall if r.wall else 0:6.0f} {r.bytes_sent / 1e6:7.2f} "
               f"{r.statuses:<14} {stall} {r.rss_mb:6.0f}MB")
     print("  (CPU split: loop = event-loop thread; db = database driver threads; rest = the "
-          "parse thread and other short-lived threads)")
+          "parse thread and other short-lived threads; SQL = statements executed)")
     for r in rows:
         if r.note:
             print(f"  {r.label}: {r.note}")

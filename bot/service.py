@@ -32,6 +32,7 @@ from bot.feeds.article import ArticleFetcher, article_limits
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.feeds.incremental import SeenItemsMemory
 from bot.ops.health import decide_health
+from bot.ops.heap import settle_heap
 from bot.ops.metrics import Metrics
 from bot.pipeline import CycleReport, PipelineDeps, restore_stories, run_cycle
 from bot.store import chats as chat_store
@@ -138,6 +139,7 @@ class Service:
             log.info("no TELEGRAM_BOT_TOKEN: alerts for every topic print to stdout")
             await self._console_chat()
             self.drainer = Drainer(self.engine, ConsoleSender(), self.config, plain_text=True)
+        log.debug("start-up done; %d objects moved out of the collector's reach", settle_heap())
 
     async def _initialize_telegram(self, app: Application) -> None:  # type: ignore[type-arg]
         """getMe until Telegram answers: a network outage at start delays the bot,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.model import Item, TopicMatch
@@ -50,9 +50,12 @@ async def known_keys(engine: AsyncEngine, keys: Sequence[str]) -> set[str]:
     async with engine.connect() as conn:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
-            for column in (items.c.key, seen_keys.c.key):
-                rows = await conn.execute(select(column).where(column.in_(chunk)))
-                found.update(r[0] for r in rows)
+            # One round trip for both tables: each statement costs the event loop a
+            # hand-off to the driver's thread and back.
+            rows = await conn.execute(union_all(
+                select(items.c.key).where(items.c.key.in_(chunk)),
+                select(seen_keys.c.key).where(seen_keys.c.key.in_(chunk))))
+            found.update(r[0] for r in rows)
     return found
 
 
@@ -101,18 +104,19 @@ async def _without_known_urls(conn: AsyncConnection,
     drop items whose key or URL only `seen_keys` still knows (retention deleted
     the item row): without this an old article would insert and alert again."""
     urls = [i.canonical_url for i in incoming if i.canonical_url]
-    known: set[str] = set()
-    for start in range(0, len(urls), 500):
-        chunk = urls[start:start + 500]
-        for column in (items.c.canonical_url, seen_keys.c.canonical_url):
-            rows = await conn.execute(select(column).where(column.in_(chunk)))
-            known.update(r[0] for r in rows)
     keys = [i.item.key for i in incoming]
-    archived: set[str] = set()
-    for start in range(0, len(keys), 500):
-        rows = await conn.execute(select(seen_keys.c.key).where(
-            seen_keys.c.key.in_(keys[start:start + 500])))
-        archived.update(r[0] for r in rows)
+    known: set[str] = set()  # canonical URLs already stored
+    archived: set[str] = set()  # keys only seen_keys still knows
+    for start in range(0, max(len(urls), len(keys)), 500):
+        url_chunk, key_chunk = urls[start:start + 500], keys[start:start + 500]
+        rows = await conn.execute(union_all(
+            select(literal("url"), items.c.canonical_url)
+            .where(items.c.canonical_url.in_(url_chunk)),
+            select(literal("url"), seen_keys.c.canonical_url)
+            .where(seen_keys.c.canonical_url.in_(url_chunk)),
+            select(literal("key"), seen_keys.c.key).where(seen_keys.c.key.in_(key_chunk))))
+        for kind, value in rows:
+            (known if kind == "url" else archived).add(value)
     seen_in_batch: set[str] = set()
     kept = []
     for inc in incoming:

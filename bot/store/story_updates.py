@@ -35,8 +35,8 @@ async def enqueue_story_updates(conn: AsyncConnection,
     item_id, topics); those not inserted met an earlier alert for the same story."""
     new_ids = inserted_ids
     by_pair = {(r["chat_id"], r["dedupe_key"]): r for r in attempted}
-    if not by_pair:
-        return
+    if len(new_ids) >= len(by_pair):
+        return  # every row went in: no chat had an alert for these stories to update
     chats = sorted({int(str(c)) for c, _ in by_pair})
     keys = sorted({str(k) for _, k in by_pair})
     originals = (await conn.execute(
