@@ -350,7 +350,9 @@ def profiled(work: Callable[[], Awaitable[str]],
     async def run() -> str:
         import cProfile
 
-        profile = cProfile.Profile()
+        # CPU time of this thread, not wall time: waiting in epoll or for a driver thread
+        # is not work done here.
+        profile = cProfile.Profile(timer=time.thread_time)
         profile.enable()
         try:
             return await work()

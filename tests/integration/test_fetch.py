@@ -125,6 +125,19 @@ async def test_only_permanent_redirects_move_the_feed(server: FeedServer, fetche
     assert result.moved_to == (server.url("/feed.xml") if permanent else None)
 
 
+@pytest.mark.parametrize(("first", "second", "permanent"), [
+    (301, 308, True), (301, 302, False), (307, 301, False)])
+async def test_a_redirect_chain_moves_the_feed_only_if_every_hop_is_permanent(
+        server: FeedServer, fetcher: Fetcher, first: int, second: int, permanent: bool) -> None:
+    server.set_fault("/a.xml", Fault.redirect("/b.xml", first))
+    server.set_fault("/b.xml", Fault.redirect(server.url("/feed.xml"), second))
+    result = await fetcher.fetch(server.url("/a.xml"))
+    assert isinstance(result, Fetched) and result.final_url == server.url("/feed.xml")
+    assert result.moved_to == (server.url("/feed.xml") if permanent else None)
+    # The validators and headers travel with every hop.
+    assert server.requests("/feed.xml")[-1].headers["user-agent"].startswith("newsbot/")
+
+
 async def test_retry_after_seconds_and_dates(server: FeedServer, fetcher: Fetcher) -> None:
     server.set_fault("/a.xml", Fault.http_status(429, retry_after=120))
     server.set_fault("/b.xml", Fault.http_status(
