@@ -138,6 +138,15 @@ async def test_a_redirect_chain_moves_the_feed_only_if_every_hop_is_permanent(
     assert server.requests("/feed.xml")[-1].headers["user-agent"].startswith("newsbot/")
 
 
+@pytest.mark.parametrize("location", ["http://[not-a-host/feed.xml", "http://exa%01mple/x"])
+async def test_a_redirect_to_an_unreadable_url_is_a_protocol_error(
+        server: FeedServer, fetcher: Fetcher, location: str) -> None:
+    server.set_fault("/bad.xml", Fault.redirect(location.replace("%01", "\x01"), 302))
+    result = await fetcher.fetch(server.url("/bad.xml"))
+    assert isinstance(result, FetchError) and result.kind == "protocol"
+    assert "invalid URL" in result.message
+
+
 async def test_retry_after_seconds_and_dates(server: FeedServer, fetcher: Fetcher) -> None:
     server.set_fault("/a.xml", Fault.http_status(429, retry_after=120))
     server.set_fault("/b.xml", Fault.http_status(
