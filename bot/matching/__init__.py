@@ -9,10 +9,11 @@ Pure core: no I/O, no clock, no environment. The rest of the product uses:
     explanation_to_dict(explanation) -> dict    # JSON-ready
 
 Modules: `lexer`/`parser` (text -> `syntax` tree), `variants` (explicit plural and
-spelling forms), `normalize` (text folding shared by terms and items), `cjk` (word
-guard for unspaced scripts, Chinese script variants), `compiler` (one Aho-Corasick
-table for all topics), `scanner` (one pass per field, hit checks), `evaluate` (boolean
-and positional clauses), `matcher` (verdict + score), `explain` (reports).
+spelling forms), `normalize` (text folding shared by terms and items), `chinese`
+(simplified/traditional folding, Taiwan vocabulary), `cjk` (word guard for unspaced
+scripts), `compiler` (one Aho-Corasick table for all topics), `scanner` (one pass per
+field, hit checks), `evaluate` (boolean and positional clauses), `matcher` (verdict +
+score), `explain` (reports).
 """
 
 from bot.errors import QueryError

@@ -14,6 +14,7 @@ _HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _KANA_RANGES = "\u3040-\u30ff\u31f0-\u31ff"
 
 HAN_RE = re.compile(f"[{_HAN_RANGES}]")
+KANA_RE = re.compile(f"[{_KANA_RANGES}]")
 
 # A token for proximity: one Han/kana character (those scripts have no spaces, so a
 # character is the only unit we can count without a dictionary), or a run of other

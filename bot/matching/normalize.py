@@ -9,11 +9,12 @@ normalises to. Steps, in order:
 4. accents folded on Latin letters (`exportación` = `exportacion`), typographic
    apostrophes/hyphens unified, invisible characters dropped;
 5. whitespace runs collapsed to one space;
-6. case folding (kept separately: `cased` is the text before this step, used for
+6. Chinese folded to simplified script (`關稅` = `关税`), only in text holding Han
+   characters, one character for one (see `chinese.fold_chinese`); text in traditional
+   script also gets a second reading with Taiwan vocabulary in mainland form (`晶片` ->
+   `芯片`), `taiwan`, searched as well;
+7. case folding (kept separately: `cased` is the text before this step, used for
    case-sensitive terms such as `US`).
-Traditional and simplified Chinese are not folded here: converting every item costs
-more than searching for both spellings, so `variants` adds the traditional forms of
-each Chinese term (`关税` -> `關稅`, `關税`), visible in explanations.
 Lone surrogates (which no UTF-8 engine accepts) are replaced one for one by U+FFFD only
 when an engine refuses them, so well-formed text pays nothing for the check.
 
@@ -31,6 +32,9 @@ import html
 import re
 import unicodedata
 from itertools import chain
+
+from bot.matching.charclass import HAN_RE
+from bot.matching.chinese import TaiwanReading, fold_chinese
 
 TITLE_CAP = 1_000
 SUMMARY_CAP = 4_000
@@ -105,20 +109,39 @@ def fold_accents(text: str) -> str:
 class NormText:
     """One field's text, normalised, with lazy mapping of positions back to the source."""
 
-    __slots__ = ("_case_map", "_spans", "aligned", "cased", "folded", "source")
+    __slots__ = (
+        "_case_map", "_spans", "_taiwan", "aligned", "cased", "folded", "source", "taiwan"
+    )
 
-    def __init__(self, source: str, cased: str, folded: str, aligned: bool) -> None:
+    def __init__(
+        self,
+        source: str,
+        cased: str,
+        folded: str,
+        aligned: bool,
+        taiwan: TaiwanReading | None = None,
+    ) -> None:
         self.source = source
         self.cased = cased
         self.folded = folded
         self.aligned = aligned
+        # `folded` read with Taiwan vocabulary (see `chinese`): same positions, other Han
+        # characters; None when that reading would find nothing more
+        self._taiwan = taiwan
+        self.taiwan = None if taiwan is None else taiwan.text.casefold()
         self._spans: tuple[list[int], list[int]] | None = None
         self._case_map: list[int] | None = None
+
+    def confirms_taiwan(self, start: int, end: int) -> bool:
+        """Whether a hit at [start, end) of the Taiwan reading is where it says it is."""
+        return self._taiwan is not None and self._taiwan.confirms(start, end)
 
     def sanitize(self) -> None:
         """Replace lone surrogates (one for one), for engines that need valid UTF-8."""
         self.cased = _SURROGATE_RE.sub("\ufffd", self.cased)
         self.folded = _SURROGATE_RE.sub("\ufffd", self.folded)
+        if self.taiwan is not None:
+            self.taiwan = _SURROGATE_RE.sub("\ufffd", self.taiwan)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of `folded` to the caller's text."""
@@ -154,11 +177,13 @@ class NormText:
         return self.cased[cm[start] : cm[min(end, len(cm) - 1)]]
 
 
-def normalize_text(text: str, cap: int) -> NormText:
+def normalize_text(text: str, cap: int, *, chinese: bool = True) -> NormText:
     """Normalise one field. Never raises on any `str`.
 
-    Lone surrogates are left in place (replacing them is done by `NormText.sanitize`
-    when an engine refuses them), which keeps this path free of an extra scan.
+    `chinese=False` skips step 6, for a matcher without Chinese terms (nothing it
+    searches for can change, and OpenCC is never loaded). Lone surrogates are left in
+    place (replacing them is done by `NormText.sanitize` when an engine refuses them),
+    which keeps this path free of an extra scan.
     """
     source = text[:cap]
     s = source
@@ -182,10 +207,17 @@ def normalize_text(text: str, cap: int) -> NormText:
     cased = " ".join(s.split())
     if len(cased) != len(s):
         aligned = False
-    folded = cased.lower() if cased.isascii() else cased.casefold()
+    if cased.isascii():
+        return NormText(source, cased, cased.lower(), aligned)
+    taiwan = None
+    if chinese and HAN_RE.search(cased) is not None:
+        # one character for one: positions and the alignment above still hold
+        cased, taiwan = fold_chinese(cased)
+    folded = cased.casefold()
     if len(folded) != len(cased):
         aligned = False
-    return NormText(source, cased, folded, aligned)
+        taiwan = None  # rare (ß in Chinese text): the reading's positions are `cased`'s
+    return NormText(source, cased, folded, aligned, taiwan)
 
 
 def normalize_term(text: str) -> tuple[str, str]:
@@ -207,7 +239,8 @@ def _trace(source: str) -> tuple[str, list[int], list[int]]:
 
     Only used for items with hits whose normalisation moved positions. Whole-string
     steps where lengths are kept (the usual case: NBSP, full-width punctuation, curly
-    apostrophes), per character only when folding resized something.
+    apostrophes), per character only when folding resized something. The Chinese
+    script fold is not replayed: it replaces characters one for one, in place.
     """
     # 1. markup: the stripped text, and each of its characters' span in the source
     if "<" in source or "&" in source:

@@ -2,7 +2,11 @@
 
 The automaton holds every variant key of every term of every topic; each raw
 occurrence is then checked against its entries (field scope, word boundaries, the CJK
-guard, case) and recorded as a hit of the term (leaf) it belongs to.
+guard, case) and recorded as a hit of the term (leaf) it belongs to. A field written
+in traditional Chinese may have a second reading (Taiwan vocabulary, see `chinese`),
+searched too: it has the same length, so its hits share the field's positions once
+confirmed (see `chinese.TaiwanReading`), and a hit found in both readings is recorded
+once.
 Pure: no I/O.
 """
 
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 from ahocorasick_rs import AhoCorasick, Implementation
 
-from bot.matching.charclass import is_word_char
+from bot.matching.charclass import HAN_RE, is_word_char
 from bot.matching.cjk import Segments, han_edges_ok, katakana_edges_ok
 from bot.matching.compiler import EDGE_HAN, EDGE_KATAKANA, EDGE_WORD, Compiled
 from bot.matching.evaluate import SUMMARY, TITLE, RawHit, Scan
@@ -19,6 +23,9 @@ from bot.matching.normalize import SUMMARY_CAP, TITLE_CAP, NormText, normalize_t
 MAX_HITS_PER_LEAF = 64  # bounds work and memory on hostile text ("us us us ...")
 MAX_WILDCARD_WORD = 64
 DFA_MAX_KEYS = 20_000
+
+# (field bit, field, its Taiwan reading, occurrences in that reading)
+Pass = tuple[int, NormText, str, list[tuple[int, int, int]]]
 
 
 class Scanner:
@@ -29,6 +36,8 @@ class Scanner:
         self._trigger_keys = compiled.trigger_keys
         self._trigger_leaves = compiled.trigger_leaves
         self._ac: AhoCorasick | None = None
+        # Chinese folding (see `normalize`) only matters to a key with Han characters
+        self._chinese = any(HAN_RE.search(key) for key in compiled.keys)
         if compiled.keys:
             # A DFA scans ~30% faster than the default NFA; its memory grows with the
             # number of keys, so very large configs keep the library's own choice.
@@ -42,17 +51,28 @@ class Scanner:
         context words alone (`China`, `US`) then cost no further work. `explain` scans
         ungated to report every term.
         """
-        title_nt = normalize_text(title, TITLE_CAP)
-        summary_nt = normalize_text(summary, SUMMARY_CAP)
+        title_nt = normalize_text(title, TITLE_CAP, chinese=self._chinese)
+        summary_nt = normalize_text(summary, SUMMARY_CAP, chinese=self._chinese)
         texts = {TITLE: title_nt, SUMMARY: summary_nt}
         hits: dict[int, list[RawHit]] = {}
         if self._ac is None:
             return Scan(texts, hits)
         in_title = self._find(title_nt)
         in_summary = self._find(summary_nt)
+        taiwan = (
+            self._find_taiwan(title_nt, summary_nt)
+            if title_nt.taiwan is not None or summary_nt.taiwan is not None
+            else []
+        )
         if not gated:
-            self._collect(TITLE, title_nt, in_title, hits)
-            self._collect(SUMMARY, summary_nt, in_summary, hits)
+            self._collect(TITLE, title_nt, title_nt.folded, in_title, hits)
+            for fbit, nt, text, found in taiwan:  # title first: hits in field order
+                if fbit == TITLE:
+                    self._collect(fbit, nt, text, found, hits)
+            self._collect(SUMMARY, summary_nt, summary_nt.folded, in_summary, hits)
+            for fbit, nt, text, found in taiwan:
+                if fbit == SUMMARY:
+                    self._collect(fbit, nt, text, found, hits)
             return Scan(texts, hits)
         # First the occurrences that could make a topic true, fully checked; the rest
         # (context words, negated terms) only if one of those survived. Most items stop
@@ -60,15 +80,24 @@ class Scanner:
         keys = self._trigger_keys
         first_title = [f for f in in_title if f[0] in keys]
         first_summary = [f for f in in_summary if f[0] in keys]
-        if not first_title and not first_summary:
+        first_taiwan: list[Pass] = []
+        for fbit, nt, text, found in taiwan:
+            first_taiwan.append((fbit, nt, text, [f for f in found if f[0] in keys]))
+        if not first_title and not first_summary and not any(p[3] for p in first_taiwan):
             return Scan(texts, hits)
-        self._collect(TITLE, title_nt, first_title, hits)
-        self._collect(SUMMARY, summary_nt, first_summary, hits)
+        self._collect(TITLE, title_nt, title_nt.folded, first_title, hits)
+        self._collect(SUMMARY, summary_nt, summary_nt.folded, first_summary, hits)
+        for fbit, nt, text, first in first_taiwan:
+            self._collect(fbit, nt, text, first, hits)
         if self._trigger_leaves.isdisjoint(hits):
             hits.clear()
             return Scan(texts, hits)
-        self._collect(TITLE, title_nt, [f for f in in_title if f[0] not in keys], hits)
-        self._collect(SUMMARY, summary_nt, [f for f in in_summary if f[0] not in keys], hits)
+        rest_title = [f for f in in_title if f[0] not in keys]
+        self._collect(TITLE, title_nt, title_nt.folded, rest_title, hits)
+        rest_summary = [f for f in in_summary if f[0] not in keys]
+        self._collect(SUMMARY, summary_nt, summary_nt.folded, rest_summary, hits)
+        for fbit, nt, text, found in taiwan:
+            self._collect(fbit, nt, text, [f for f in found if f[0] not in keys], hits)
         return Scan(texts, hits)
 
     def _find(self, nt: NormText) -> list[tuple[int, int, int]]:
@@ -81,17 +110,28 @@ class Scanner:
             nt.sanitize()
             return self._ac.find_matches_as_indexes(nt.folded, overlapping=True)
 
+    def _find_taiwan(self, title: NormText, summary: NormText) -> list[Pass]:
+        """The occurrences in the Taiwan readings of the fields that have one."""
+        assert self._ac is not None
+        out: list[Pass] = []
+        for fbit, nt in ((TITLE, title), (SUMMARY, summary)):
+            if nt.taiwan is not None:  # made without lone surrogates (see `chinese`)
+                found = self._ac.find_matches_as_indexes(nt.taiwan, overlapping=True)
+                out.append((fbit, nt, nt.taiwan, found))
+        return out
+
     def _collect(
         self,
         fbit: int,
         nt: NormText,
+        text: str,
         found: list[tuple[int, int, int]],
         hits: dict[int, list[RawHit]],
     ) -> None:
         """Check each raw occurrence (boundaries, CJK guard, case) and record the hits."""
         if not found:
             return
-        text = nt.folded
+        again = text is not nt.folded  # the Taiwan reading: see `NormText.confirms_taiwan`
         n = len(text)
         entries = self._entries
         segments: Segments = {}
@@ -129,6 +169,11 @@ class Scanner:
                         stop += 1
                     found_text = text[start:stop]
                 bucket = hits.get(leaf)
+                if again and (
+                    (bucket and any(h[:3] == (fbit, start, stop) for h in bucket))
+                    or not nt.confirms_taiwan(start, stop)
+                ):
+                    continue
                 if bucket is None:
                     hits[leaf] = [(fbit, start, stop, found_text)]
                 elif len(bucket) < MAX_HITS_PER_LEAF:

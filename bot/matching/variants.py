@@ -19,8 +19,11 @@ The term's language is unknown, so both rule sets apply; an occasional non-word
 Spacing (phrases and hyphenated words): each gap is a space or a hyphen (all
 combinations up to 4 words, otherwise uniform), plus the joined form for two words.
 
-Chinese: every spelling in simplified and traditional script (`关税`, `關稅`, `關税`;
-Taiwan vocabulary such as `晶片` for `芯片`), see `cjk.chinese_forms`.
+Chinese: no script variants. Terms and text are both folded to simplified script
+(`normalize`), so `关税` is searched once and finds `關稅` and `關税` too; Taiwan
+vocabulary (`晶片` for `芯片`) is read in the text (see `chinese`). A term written in
+traditional script is shown folded, plus its Taiwan reading when that differs (`網路`:
+`网路`, `网络`), see `chinese.chinese_forms`.
 
 Case: a word of at most 4 characters, with at least one letter, written all in
 capitals (`US`, `EU`, `H20`, `REE`, `F-1`), bare or inside a quoted phrase, only
@@ -33,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 
-from bot.matching.cjk import chinese_forms
+from bot.matching.chinese import chinese_forms
 from bot.matching.normalize import fold_accents, normalize_term
 
 CASE_SENSITIVE_MAX = 4

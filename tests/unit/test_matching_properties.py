@@ -22,12 +22,14 @@ SMALL = compile_matcher(
 )
 
 # Text that stresses normalisation: markup, entities, whitespace, accents (precomposed and
-# combining), case folding that changes length (ß, İ, ﬁ), CJK, surrogates, controls.
+# combining), case folding that changes length (ß, İ, ﬁ), CJK in both scripts (with the
+# characters of Taiwan phrases of other lengths), surrogates, controls.
 tricky = st.text(
     alphabet=st.one_of(
         st.sampled_from(
             [*"tariff rare earth US us <b></b> &amp; &#x4e2d; \t\n\u00a0\u200b",
-             "ß", "İ", "ﬁ", "\u0301", "é", "关", "税", "海", "ア", "ー", "\ud800", "\x00"]
+             "ß", "İ", "ﬁ", "\u0301", "é", "关", "税", "海", "ア", "ー", "\ud800", "\x00",
+             *"關稅晶片埠程式碼部落格尼日衞"]
         ),
         st.characters(),
     ),
