@@ -38,12 +38,13 @@ from bot.feeds.schedule import (
 from bot.model import Item, ParsedItem
 from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states
 from bot.store.ingest import (
+    FeedUpdate,
     IncomingItem,
     IngestResult,
     Notice,
     known_keys,
+    save_feed_updates,
     save_poll,
-    save_polls_without_items,
 )
 from bot.store.search import recent_story_items
 from bot.stories import StoryCandidate, StoryGrouper, canonical_url, item_key, resolve_source_url
@@ -122,9 +123,9 @@ async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -
     except Exception as exc:
         # The 304s' state updates were lost: those feeds stay due and are simply polled
         # (conditionally) again next time. Report them as failed, not as done.
-        log.error("cycle: saving %d not-modified feeds failed: %s: %s", len(writes.deferred),
+        log.error("cycle: saving %d feeds' state failed: %s: %s", len(writes.deferred),
                   type(exc).__name__, exc, exc_info=exc)
-        results = [FeedResult(r.url, "failed", error=f"store: {exc!r}")
+        results = [replace(r, status="failed", error=f"store: {exc!r}")
                    if isinstance(r, FeedResult) and r.url in writes.deferred else r
                    for r in results]
     for state, result in zip(states, results, strict=True):
@@ -149,7 +150,9 @@ class CycleContext:
     ("database is locked"; 70% of a 1,000-feed first cycle failed in bench/poll.py).
     Here feeds take turns on an asyncio lock instead (PostgreSQL writers still run
     concurrently). A 304 brings no items, so its feed-row update is kept and written
-    with all the others in one transaction at the end of the cycle (`flush`).
+    with all the others in one transaction at the end of the cycle (`flush`); so is
+    the row of a seeded feed whose items were saved (one executemany, not a statement
+    per feed).
 
     Parsing runs on ONE worker thread of the cycle: feedparser holds the GIL, so more
     threads parse no faster, they only make the event loop wait longer for the GIL
@@ -163,7 +166,7 @@ class CycleContext:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._not_modified: list[tuple[FeedState, FetchUpdate, Sequence[Notice]]] = []
+        self._later: list[FeedUpdate] = []
         self.deferred: set[str] = set()  # feed URLs whose update waits for `flush`
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-parse")
 
@@ -175,21 +178,21 @@ class CycleContext:
     def close(self) -> None:
         self._parser.shutdown(wait=False, cancel_futures=True)
 
-    async def save(self, state: FeedState, update: FetchUpdate,
+    async def save(self, state: FeedState, update: FetchUpdate | None,
                    incoming: Sequence[IncomingItem], now: datetime, *,
                    notices: Sequence[Notice] = ()) -> IngestResult:
         async with self._lock or contextlib.nullcontext():
             return await save_poll(self.engine, state, update, incoming, now, notices=notices)
 
-    def defer_not_modified(self, state: FeedState, update: FetchUpdate,
-                           notices: Sequence[Notice]) -> None:
-        self._not_modified.append((state, update, notices))
-        self.deferred.add(state.url)
+    def defer(self, later: FeedUpdate) -> None:
+        """Write this feed row's update with all the others in `flush`."""
+        self._later.append(later)
+        self.deferred.add(later.state.url)
 
     async def flush(self, now: datetime) -> None:
         async with self._lock or contextlib.nullcontext():
-            await save_polls_without_items(self.engine, self._not_modified, now)
-        self._not_modified = []
+            await save_feed_updates(self.engine, self._later, now)
+        self._later = []
 
 
 async def poll_feed(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
@@ -224,13 +227,13 @@ async def _poll_in_slot(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
                     "(update the config to silence this)", feed.url, outcome.moved_to)
     if isinstance(outcome, NotModified):
         interval = _interval(deps, feed, state, now, hint=None)
-        writes.defer_not_modified(state, FetchUpdate(
+        writes.defer(FeedUpdate(state, FetchUpdate(
             status="not-modified", success=True, etag=outcome.etag,
             last_modified=outcome.last_modified, error=None,
             next_poll_at=jittered(now, interval, feed.url, state.polls),
             fetch_url=outcome.moved_to, interval=interval,
             flagged=False if state.flagged_at else None),
-            _recovery_notices(deps, feed, state))
+            notices=_recovery_notices(deps, feed, state)))
         return FeedResult(feed.url, "not-modified")
     return await _ingest(deps, writes, feed, state, now, outcome=outcome,
                          fetch_seconds=fetch_seconds)
@@ -253,12 +256,21 @@ async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, st
                if has_new else state.avg_new_gap)
     hint = publisher_hint(parsed.ttl_minutes, parsed.update_period, outcome.cache_max_age)
     interval = _interval(deps, feed, state, now, hint=hint, avg_gap=avg_gap, has_new=has_new)
-    result: IngestResult = await writes.save(state, FetchUpdate(
+    update = FetchUpdate(
         status="ok", success=True, etag=outcome.etag, last_modified=outcome.last_modified,
         error=None, next_poll_at=jittered(now, interval, feed.url, state.polls),
         fetch_url=outcome.moved_to, interval=interval, avg_new_gap=avg_gap,
-        flagged=False if state.flagged_at else None),
-        incoming, now, notices=_recovery_notices(deps, feed, state))
+        flagged=False if state.flagged_at else None)
+    notices = _recovery_notices(deps, feed, state)
+    if state.seeded:
+        # The feed row joins the cycle's batch (`flush`): a lost row update only means
+        # the feed is polled again and its items are known by then. Not while seeding:
+        # "seeded" must be stored with the seed items, or the next poll seeds again.
+        result = (await writes.save(state, None, incoming, now) if incoming
+                  else IngestResult(new_items=0, matched_items=0, alerts_queued=0))
+        writes.defer(FeedUpdate(state, update, new_items=result.new_items, notices=notices))
+    else:
+        result = await writes.save(state, update, incoming, now, notices=notices)
     # Only now: had the save failed, the next version must be read whole again.
     deps.seen_items.remember(feed.url, incremental.seen)
     return FeedResult(feed.url, "ok", new_items=result.new_items,

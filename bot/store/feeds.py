@@ -155,14 +155,14 @@ async def apply_fetch_update(conn: AsyncConnection, state: FeedState, upd: Fetch
 
 
 async def apply_fetch_updates(conn: AsyncConnection,
-                              polls: Sequence[tuple[FeedState, FetchUpdate]],
+                              polls: Sequence[tuple[FeedState, FetchUpdate, int]],
                               now: datetime) -> None:
-    """Many feeds' polls that brought no new items (304s): one executemany per shape of
+    """Many feeds' poll results (state, update, new items): one executemany per shape of
     update instead of a statement (and a transaction) per feed."""
     shapes: defaultdict[tuple[tuple[str, ...], tuple[tuple[str, int], ...]],
                         list[dict[str, object]]] = defaultdict(list)
-    for state, upd in polls:
-        values, increments = _update_values(state, upd, 0, now)
+    for state, upd, new_items in polls:
+        values, increments = _update_values(state, upd, new_items, now)
         shape = (tuple(sorted(values)), tuple(sorted(increments.items())))
         shapes[shape].append({"b_id": state.id} | {f"b_{k}": v for k, v in values.items()})
     for (columns, added), rows in shapes.items():

@@ -68,9 +68,11 @@ class Notice:
     text: str  # Telegram HTML, already escaped
 
 
-async def save_poll(engine: AsyncEngine, state: FeedState, update: FetchUpdate,
+async def save_poll(engine: AsyncEngine, state: FeedState, update: FetchUpdate | None,
                     incoming: Sequence[IncomingItem], now: datetime, *,
                     notices: Sequence[Notice] = ()) -> IngestResult:
+    """The items (and their alerts) and, unless `update` is None (the caller writes it
+    later with `save_feed_updates`), the feed's row, in one transaction."""
     async with engine.begin() as conn:
         fresh = await _without_known_urls(conn, incoming)
         inserted = await _insert_items(conn, state.id, fresh)
@@ -78,23 +80,35 @@ async def save_poll(engine: AsyncEngine, state: FeedState, update: FetchUpdate,
         await _insert_matches(conn, new, inserted)
         queued = await _enqueue_alerts(conn, [i for i in new if i.alertable and i.matches],
                                        inserted, now)
-        await apply_fetch_update(conn, state, update, len(new), now)
+        if update is not None:
+            await apply_fetch_update(conn, state, update, len(new), now)
         await enqueue_notices(conn, notices, now)
     return IngestResult(new_items=len(new), matched_items=sum(1 for i in new if i.matches),
                         alerts_queued=queued)
 
 
-async def save_polls_without_items(
-        engine: AsyncEngine, polls: Sequence[tuple[FeedState, FetchUpdate, Sequence[Notice]]],
-        now: datetime) -> None:
-    """Many feeds' polls that brought no items (304 Not Modified) in ONE transaction:
-    there is no item to keep atomic with its alerts, and a transaction per feed was
-    most of a steady cycle's database time."""
-    if not polls:
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """A feed row's update written later, with many others (`save_feed_updates`)."""
+
+    state: FeedState
+    update: FetchUpdate
+    new_items: int = 0
+    notices: Sequence[Notice] = ()
+
+
+async def save_feed_updates(engine: AsyncEngine, updates: Sequence[FeedUpdate],
+                            now: datetime) -> None:
+    """Many feeds' row updates in ONE transaction: 304s, and polls whose items were
+    already saved. Nothing here must be atomic with items: if this is lost, those feeds
+    are simply due again and polled (conditionally) once more; their items are known.
+    A transaction (or a statement) per feed was most of a steady cycle's database time."""
+    if not updates:
         return
     async with engine.begin() as conn:
-        await apply_fetch_updates(conn, [(state, update) for state, update, _ in polls], now)
-        await enqueue_notices(conn, [n for _, _, notices in polls for n in notices], now)
+        await apply_fetch_updates(conn, [(u.state, u.update, u.new_items) for u in updates],
+                                  now)
+        await enqueue_notices(conn, [n for u in updates for n in u.notices], now)
 
 
 async def _without_known_urls(conn: AsyncConnection,

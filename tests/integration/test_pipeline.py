@@ -245,3 +245,40 @@ async def test_matched_items_get_the_article_text_when_enabled(
         summary = (await conn.execute(text(
             "SELECT summary FROM items WHERE guid = 'urn:art'"))).scalar_one()
     assert len(summary) > 50 and summary != "Tariffs…"
+
+
+async def test_a_seeded_feeds_row_is_written_in_the_cycles_batch(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    await run_cycle(deps, NOW)
+    [before] = [s for s in await feed_states(deps.engine) if s.url.endswith("/a.xml")]
+    server.publish("/a.xml", entry(5, "Tariff truce extended"))
+    report = await run_cycle(deps, NOW + timedelta(minutes=2))
+    assert report.items_new == 1
+    [after] = [s for s in await feed_states(deps.engine) if s.url.endswith("/a.xml")]
+    assert after.item_count == before.item_count + 1
+    assert after.polls == before.polls + 1 and after.last_status == "ok"
+    assert after.last_new_item_at == NOW + timedelta(minutes=2)
+    assert after.etag and after.etag != before.etag
+    assert after.next_poll_at is not None and after.next_poll_at > NOW + timedelta(minutes=2)
+
+
+async def test_a_lost_batch_leaves_items_stored_and_the_feed_due(
+        deps: PipelineDeps, server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline as pipeline
+
+    await run_cycle(deps, NOW)
+    server.publish("/a.xml", entry(6, "New tariffs on chips"))
+
+    async def store_down(*_args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "save_feed_updates", store_down)
+    lost = await run_cycle(deps, NOW + timedelta(minutes=2))
+    a = next(r for r in lost.results if r.url.endswith("/a.xml"))
+    assert a.status == "failed" and "disk full" in (a.error or "") and a.new_items == 1
+    monkeypatch.undo()
+    # The row kept its old validators and poll time: polled again, the item is known.
+    again = await run_cycle(deps, NOW + timedelta(minutes=4))
+    assert again.count("failed") == 0 and again.items_new == 0
+    [state] = [s for s in await feed_states(deps.engine) if s.url.endswith("/a.xml")]
+    assert state.last_status == "ok"
