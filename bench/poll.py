@@ -24,8 +24,9 @@ loop, parse worker threads, aiosqlite threads), requests and body bytes from the
 own counters, the server process's CPU (it shares this machine's cores), the largest
 event-loop stall (a 10 ms ticker's worst lateness) and peak RSS (ru_maxrss, a high-water
 mark for the whole process). Figures, not pass/fail timings. Where the time goes:
-`--profile PREFIX` writes cProfile stats of the first and last steady cycle (loop thread);
-py-spy (`py-spy record --threads -p PID`) sees the worker threads too.
+each row splits its CPU into the event-loop thread, the database threads and the rest
+(the parse thread), and counts SQL statements; `--profile PREFIX` writes cProfile stats
+(CPU time) of the first and last steady cycle (loop thread).
 
 The server process is always stopped, also on error, Ctrl-C or SIGTERM.
 """
@@ -61,8 +62,8 @@ if str(ROOT) not in sys.path:
 # Everything in this benchmark is on one host (127.0.0.1), so the product's politeness
 # limit per host (default 2) would serialise the whole cycle: per_host is raised to the
 # global limit (per_host = max_concurrency = --concurrency), and the output says so. The
-# default is the product's max_concurrency; more connections cost the HTTP client more
-# CPU per request (httpcore scans its whole pool on every request), see the fetch rows.
+# default is the product's max_concurrency. The "fetch only" rows show the HTTP client's
+# share at that pool size and at 10 connections.
 DEFAULT_CONCURRENCY = 20
 TARGETS = {"wall": 2.0, "cpu": 1.0, "cpu_ratio": 10.0, "rss_mb": 150.0, "stall_ms": 100.0}
 
