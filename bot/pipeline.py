@@ -121,8 +121,9 @@ async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -
     try:
         await writes.flush(now)
     except Exception as exc:
-        # The 304s' state updates were lost: those feeds stay due and are simply polled
-        # (conditionally) again next time. Report them as failed, not as done.
+        # The batched feed-row updates were lost: those feeds stay due, with their old
+        # validators, and are simply polled again next time (their items, saved already,
+        # are known by then). Report them as failed, not as done.
         log.error("cycle: saving %d feeds' state failed: %s: %s", len(writes.deferred),
                   type(exc).__name__, exc, exc_info=exc)
         results = [replace(r, status="failed", error=f"store: {exc!r}")
@@ -244,7 +245,10 @@ async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, st
     """A fetched document: parse, new items, matches, and one transaction to store them."""
     incremental = await writes.parse(outcome, deps.seen_items.get(feed.url))
     parsed = incremental.parsed
-    if not parsed.items and parsed.problem:
+    # No items and a problem is a broken document, unless the items were only cut out
+    # because they were seen (a feed served as text/html keeps feedparser's
+    # "not an XML content type" note on every version).
+    if not parsed.items and parsed.problem and not incremental.items_skipped:
         return await _record_failure(deps, writes, feed, state, now,
                                      error=f"parse: {parsed.problem}")
     if parsed.problem:

@@ -30,6 +30,7 @@ PROJECT_URL = "https://github.com/newsbot/newsbot"
 DEFAULT_USER_AGENT = f"newsbot/{bot.__version__} (+{PROJECT_URL})"
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+REDIRECT_BODY_LIMIT = 64 * 1024
 ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, "
           "*/*;q=0.5")
 
@@ -175,6 +176,13 @@ class Fetcher:
                         return FetchError(url, "scheme", f"redirected to a non-HTTP URL: "
                                           f"{target[:200]}")
                     all_permanent = all_permanent and response.status_code in (301, 308)
+                    # Read the (small) redirect page so its connection goes back to the
+                    # pool; a large one is not worth it and the connection closes.
+                    drained = 0
+                    async for chunk in response.aiter_raw():
+                        drained += len(chunk)
+                        if drained > REDIRECT_BODY_LIMIT:
+                            break
                     continue
                 # Only when every redirect on the way was permanent (301/308): a 302/307
                 # is temporary and must not change where we poll.
@@ -206,8 +214,9 @@ class Fetcher:
             return FetchError(url, "too-large", f"Content-Length {declared} > {cap} bytes")
         chunks: list[bytes] = []
         size = 0
-        # aiter_bytes yields DEcompressed data, so this also stops gzip bombs; the
-        # downloaded count bounds the compressed size too.
+        # aiter_bytes yields DEcompressed data, so this also stops gzip bombs (checked per
+        # decoded chunk: one 64 KiB read can still inflate a lot before the check); the
+        # downloaded count bounds the compressed size too, whenever a chunk comes out.
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > cap or response.num_bytes_downloaded > cap:

@@ -10,7 +10,8 @@ them, so feedparser reads the kept items exactly as it would in the whole docume
 
 When in doubt, parse everything: a document whose item elements cannot be told apart
 with certainty (CDATA or comments containing item tags, nested or self-closed items,
-a DOCTYPE that may define entities, non-ASCII-compatible encodings), a document whose
+a DOCTYPE that may define entities, UTF-16/32 by BOM or NUL bytes; in other encodings
+the tags are either ASCII bytes, cut whole, or not found at all), a document whose
 context changed (address, content type, the attributes of the elements around the
 items: namespaces, xml:base, xml:lang), a document that is not well-formed XML, or
 a first sight of the feed after a start. Skipping is always safe anyway: an item that

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
 import aiohttp
 import httpx
@@ -29,6 +30,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
+        # HTTP(S)_PROXY, ALL_PROXY and NO_PROXY, read once, as httpx's own transport
+        # honoured them (aiohttp's trust_env would look them up on every request).
         self._proxies = urllib.request.getproxies()
 
     def _session_now(self) -> aiohttp.ClientSession:
@@ -38,7 +41,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ssl=httpx.create_ssl_context(), ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False, skip_auto_headers=("User-Agent",))
+                auto_decompress=False, skip_auto_headers=("User-Agent",),
+                # aiohttp's default (8,190 bytes per header) refuses feeds that send one
+                # long header, such as a Content-Security-Policy, which httpcore read.
+                max_field_size=65_536)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -59,12 +65,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                         "reason_phrase": (response.reason or "").encode("latin-1", "replace")})
 
     def _proxy_for(self, url: httpx.URL) -> str | None:
-        # HTTP(S)_PROXY / NO_PROXY, read once, as httpx's own transport honoured them.
-        # (aiohttp's trust_env would look them up in a worker thread on every request.)
-        proxy = self._proxies.get(url.scheme)
-        if proxy is None or urllib.request.proxy_bypass(url.host):
+        proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if not proxy or proxy_bypass_environment(url.host, self._proxies):
             return None
-        return proxy
+        # "proxy.corp:3128" means an HTTP proxy, as httpx read it.
+        return proxy if "://" in proxy else f"http://{proxy}"
 
     async def aclose(self) -> None:
         if self._session is not None:

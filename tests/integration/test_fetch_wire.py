@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, FetchLimits, NotModified
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import Fault, FeedServer
 
 FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
         b"<item><title>via proxy</title><link>https://example.org/p</link></item>"
@@ -137,3 +137,37 @@ async def test_a_held_slot_holds_back_other_fetches() -> None:
             assert isinstance(await third, Fetched)
             await asyncio.gather(*holders)
             assert srv.request_count("/a.xml") == 3
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("http_proxy", "{host_port}"),  # no scheme: an HTTP proxy, as httpx read it
+    ("all_proxy", "http://{host_port}"),
+])
+async def test_proxy_spellings_httpx_accepted(monkeypatch: pytest.MonkeyPatch, variable: str,
+                                              value: str) -> None:
+    async with RecordingProxy() as proxy:
+        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
+                     "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, value.format(host_port=proxy.url.removeprefix("http://")))
+        async with Fetcher(FetchLimits(timeout=timedelta(seconds=2))) as fetcher:
+            outcome = await fetcher.fetch("http://feeds.example.invalid/rss")
+    assert isinstance(outcome, Fetched)
+    assert proxy.heads[0].startswith("GET http://feeds.example.invalid/rss HTTP/1.1")
+
+
+async def test_a_redirect_keeps_its_connection(fetcher: Fetcher) -> None:
+    with FeedServer() as srv:
+        srv.serve_bytes("/feed.xml", FEED, headers={"Content-Type": "application/rss+xml"})
+        srv.set_fault("/old.xml", Fault.redirect("/feed.xml", 302))
+        for _ in range(3):
+            assert isinstance(await fetcher.fetch(srv.url("/old.xml")), Fetched)
+        assert srv.stats().connections == 1
+
+
+async def test_a_long_header_is_read(fetcher: Fetcher) -> None:
+    with FeedServer() as srv:
+        srv.serve_bytes("/csp.xml", FEED, headers={
+            "Content-Type": "application/rss+xml",
+            "Content-Security-Policy": "default-src 'self'; " + "img-src x.example; " * 700})
+        assert isinstance(await fetcher.fetch(srv.url("/csp.xml")), Fetched)

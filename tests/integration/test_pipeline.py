@@ -282,3 +282,26 @@ async def test_a_lost_batch_leaves_items_stored_and_the_feed_due(
     assert again.count("failed") == 0 and again.items_new == 0
     [state] = [s for s in await feed_states(deps.engine) if s.url.endswith("/a.xml")]
     assert state.last_status == "ok"
+
+
+async def test_a_feed_served_as_html_whose_items_are_all_known_is_not_failing(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    """feedparser notes "not an XML content type" on every version of such a feed; when
+    incremental parsing cuts every (known) item out, that note must not read as a
+    broken document."""
+    def document(build: str) -> bytes:
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>A</title>'
+                f"<lastBuildDate>{build}</lastBuildDate>"
+                "<item><title>Tariff talks</title><link>https://news.example/t</link>"
+                "<guid>urn:t</guid></item></channel></rss>").encode()
+
+    server.serve_bytes("/a.xml", document("Fri, 27 Nov 2026 06:00:00 +0000"),
+                       headers={"Content-Type": "text/html"}, etag=False)
+    await run_cycle(deps, NOW)
+    server.serve_bytes("/a.xml", document("Fri, 27 Nov 2026 07:00:00 +0000"),
+                       headers={"Content-Type": "text/html"}, etag=False)
+    report = await run_cycle(deps, NOW + timedelta(minutes=2))
+    a = next(r for r in report.results if r.url.endswith("/a.xml"))
+    assert (a.status, a.new_items) == ("ok", 0)
+    [state] = [s for s in await feed_states(deps.engine) if s.url.endswith("/a.xml")]
+    assert state.consecutive_failures == 0
