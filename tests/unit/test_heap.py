@@ -4,9 +4,12 @@ cycles are still collected."""
 from __future__ import annotations
 
 import gc
+import platform
 import weakref
 
-from bot.ops.heap import settle_heap
+import pytest
+
+from bot.ops.heap import limit_malloc_arenas, settle_heap
 
 
 class Node:
@@ -25,3 +28,8 @@ def test_start_up_objects_are_frozen_and_later_cycles_still_collected() -> None:
         assert gone() is None
     finally:
         gc.unfreeze()  # leave the test process as it was
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_malloc_arenas_are_capped_with_glibc() -> None:
+    assert limit_malloc_arenas(8) is True  # the process default on 1 core: harmless here
