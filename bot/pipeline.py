@@ -53,6 +53,7 @@ from bot.summary import summarize
 log = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE = timedelta(hours=1)
+ITEMS_PER_TURN = 8  # new items processed before the event loop gets a turn
 
 
 @dataclass(slots=True)
@@ -316,9 +317,13 @@ async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[Parse
     max_age = deps.config.polling.max_item_age
     out: list[IncomingItem] = []
     wanted: list[tuple[int, ParsedItem, str]] = []
-    for key, (p, maybe_summary) in candidates.items():
+    for n, (key, (p, maybe_summary)) in enumerate(candidates.items()):
         if key in known:
             continue
+        if n and n % ITEMS_PER_TURN == 0:
+            # A new feed's 50 items (summaries, matching, story grouping) took ~70-120 ms
+            # in one go: give Telegram updates and other feeds a turn now and then.
+            await asyncio.sleep(0)
         summary = maybe_summary if maybe_summary is not None else summarize(
             p.summary_html, p.content_html, max_chars=summary_chars)
         link = resolve_source_url(p.link, p.source_url)
