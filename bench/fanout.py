@@ -48,7 +48,6 @@ import json
 import logging
 import math
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -66,6 +65,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `bot` imports from here
+
+from tests.support.processes import cpu_seconds, url_child  # noqa: E402
 
 TELEGRAM_LIMIT = 30.0  # messages per second: Telegram's broadcast limit, the emulator's
 TARGET_RATIO = 0.9
@@ -91,7 +92,7 @@ class Options:
 
 @dataclass
 class Emulator:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     api_root: str
 
     def control(self, action: str, **arguments: Any) -> Any:
@@ -113,12 +114,7 @@ class Emulator:
         return calls
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the emulator process, from /proc (Linux)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
 
 @contextmanager
@@ -132,25 +128,8 @@ def emulator_process(backlog: int | None = None) -> Iterator[Emulator]:
                "import sys\nfrom tests.fakes import telegram_http\n"
                f"telegram_http._Server.request_queue_size = {backlog}\n"
                "from tests.fakes.telegram_api import main\nmain(sys.argv[1:])\n", *args]
-    process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(process.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=60):
-                raise RuntimeError("the emulator did not print its URL within 60 s")
-        line = process.stdout.readline().strip()
-        if not line.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the emulator failed to start (exit {process.poll()}): {line!r}")
-        yield Emulator(process, line.rstrip("/"))
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    with url_child(cmd, "the emulator", timeout=60) as (process, url):
+        yield Emulator(process, url)
 
 
 # --------------------------------------------------------------------------- the product

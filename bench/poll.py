@@ -40,7 +40,6 @@ import logging
 import os
 import random
 import resource
-import selectors
 import signal
 import subprocess
 import sys
@@ -59,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `bot` imports from here
 
+from tests.support.processes import cpu_seconds, url_child  # noqa: E402
+
 # Everything in this benchmark is on one host (127.0.0.1), so the product's politeness
 # limit per host (default 2) would serialise the whole cycle: per_host is raised to the
 # global limit (per_host = max_concurrency = --concurrency), and the output says so. The
@@ -73,7 +74,7 @@ TARGETS = {"wall": 2.0, "cpu": 1.0, "cpu_ratio": 10.0, "rss_mb": 150.0, "stall_m
 
 @dataclass
 class Server:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     base_url: str
 
     def control(self, path: str, method: str = "GET") -> dict[str, Any]:
@@ -89,12 +90,7 @@ class Server:
         self.control(f"/_control/publish?feed={feed}&count={count}", method="POST")
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the server process, from /proc (Linux)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
 
 @contextmanager
@@ -103,25 +99,8 @@ def feed_server(feeds: int, items: int | None, seed: int) -> Iterator[Server]:
            "--port", "0", "--seed", str(seed), "--log-limit", "1000"]
     if items is not None:
         cmd += ["--items", str(items)]
-    process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(process.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=120):
-                raise RuntimeError("feed server did not print its URL within 120 s")
-        line = process.stdout.readline().strip()
-        if not line.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"feed server failed to start (exit {process.poll()}): {line!r}")
-        yield Server(process, line.rstrip("/"))
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    with url_child(cmd, "feed server", timeout=120) as (process, url):
+        yield Server(process, url)
 
 
 # --------------------------------------------------------------------------- measuring

@@ -53,7 +53,6 @@ import math
 import os
 import random
 import re
-import selectors
 import shutil
 import signal
 import socket
@@ -80,6 +79,7 @@ if str(ROOT) not in sys.path:
 from bot.store import chats as chat_store  # noqa: E402
 from bot.store.engine import create_engine, migrate  # noqa: E402
 from tests.fakes.feed_server import synthetic_entry  # noqa: E402
+from tests.support.processes import start_url_child, stop  # noqa: E402
 
 TOKEN = "123456789:AAEmulatorTestToken_0123456789abcdefg"
 CHAT_BASE = 10_000
@@ -122,37 +122,19 @@ class Proc:
     log: Path
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
+        return stop(self.process, timeout)
 
 
 def start_server(name: str, args: Sequence[str], workdir: Path) -> tuple[Proc, str]:
     """Start a fake server that prints its base URL on its first stdout line."""
     log = workdir / f"{name}.log"
     with log.open("wb") as err:
-        process = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=err)
-    proc = Proc(name, process, log)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(process.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=120):
-                raise RuntimeError(f"{name} did not print its URL within 120 s")
-        line = process.stdout.readline().decode().strip()
-        if not line.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"{name} failed to start (exit {process.poll()}): {line!r}; "
-                               f"{log.read_text()[-2000:]}")
-        return proc, line.rstrip("/")
-    except BaseException:
-        proc.stop()
-        raise
+        try:
+            process, url = start_url_child([sys.executable, "-m", *args], name, timeout=120,
+                                           stderr=err)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; {log.read_text()[-2000:]}") from None
+    return Proc(name, process, log), url
 
 
 def code_version() -> str:
