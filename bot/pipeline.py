@@ -301,7 +301,7 @@ def _seeding(deps: PipelineDeps, state: FeedState) -> bool:
 async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[ParsedItem],
                     seeding: bool, now: datetime) -> list[IncomingItem]:
     summary_chars = deps.config.delivery.summary_chars
-    candidates: dict[str, tuple[ParsedItem, str | None]] = {}
+    candidates: dict[str, tuple[ParsedItem, str | None, str | None]] = {}
     for p in parsed:
         link = resolve_source_url(p.link, p.source_url)
         # Summaries are costly (HTML cleaning, sentences) and most items of a changed feed
@@ -312,21 +312,20 @@ async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[Parse
             summary = summarize(p.summary_html, p.content_html, max_chars=summary_chars)
             key = item_key(p.guid, link, p.title, summary)
         # Duplicate GUIDs inside one document: the first (newest) wins.
-        candidates.setdefault(key, (p, summary))
+        candidates.setdefault(key, (p, link, summary))
     known = await known_keys(deps.engine, list(candidates))
     max_age = deps.config.polling.max_item_age
     out: list[IncomingItem] = []
     wanted: list[tuple[int, ParsedItem, str]] = []
-    for n, (key, (p, maybe_summary)) in enumerate(candidates.items()):
+    for key, (p, link, maybe_summary) in candidates.items():
         if key in known:
             continue
-        if n and n % ITEMS_PER_TURN == 0:
+        if out and len(out) % ITEMS_PER_TURN == 0:
             # A new feed's 50 items (summaries, matching, story grouping) took ~70-120 ms
             # in one go: give Telegram updates and other feeds a turn now and then.
             await asyncio.sleep(0)
         summary = maybe_summary if maybe_summary is not None else summarize(
             p.summary_html, p.content_html, max_chars=summary_chars)
-        link = resolve_source_url(p.link, p.source_url)
         published = p.published_at
         if published is not None and published > now + FUTURE_TOLERANCE:
             published = now  # a future date is a publisher's mistake; don't let it sort first
