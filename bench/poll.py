@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import resource
@@ -58,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `bot` imports from here
 
-from tests.support.processes import cpu_seconds, url_child  # noqa: E402
+from tests.support.processes import cpu_seconds, stat_cpu_seconds, url_child  # noqa: E402
 
 # Everything in this benchmark is on one host (127.0.0.1), so the product's politeness
 # limit per host (default 2) would serialise the whole cycle: per_host is raised to the
@@ -132,16 +133,12 @@ def _count_statement(*_args: object) -> None:
 
 def thread_cpu() -> dict[int, tuple[str, float]]:
     """CPU seconds so far of each live thread of this process, by thread id (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     names = {t.native_id: t.name for t in threading.enumerate()}  # Python's names, not comm
     out: dict[int, tuple[str, float]] = {}
     for task in Path("/proc/self/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        tid = int(task.name)
-        out[tid] = (names.get(tid, "?"), (int(fields[11]) + int(fields[12])) / ticks)
+        cpu = stat_cpu_seconds(task / "stat")
+        if not math.isnan(cpu):  # NaN: the thread ended meanwhile
+            out[int(task.name)] = (names.get(int(task.name), "?"), cpu)
     return out
 
 

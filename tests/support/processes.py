@@ -62,9 +62,15 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process so far, from /proc (Linux); NaN once it is gone."""
+    """utime + stime of a process so far (Linux); NaN once it is gone."""
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def stat_cpu_seconds(stat: Path) -> float:
+    """utime + stime from a /proc stat file (a process's, or a thread's under
+    /proc/PID/task/TID/stat); NaN when it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
