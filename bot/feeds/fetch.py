@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PROJECT_URL = "https://github.com/newsbot/newsbot"
 DEFAULT_USER_AGENT = f"newsbot/{bot.__version__} (+{PROJECT_URL})"
 MAX_REDIRECTS = 5
+HTTP_SCHEMES = ("http", "https")  # the only ones fetched, also as redirect targets
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 REDIRECT_BODY_LIMIT = 64 * 1024
 ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, "
@@ -46,8 +47,6 @@ class Fetched:
     last_modified: str | None
     cache_max_age: timedelta | None
     moved_to: str | None = None  # set after only permanent (301/308) redirects
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +125,7 @@ class Fetcher:
         """GET `url` conditionally. Takes a slot for the exchange unless the caller holds
         one already (`in_slot`)."""
         scheme = urlsplit(url).scheme
-        if scheme not in ("http", "https"):
+        if scheme not in HTTP_SCHEMES:
             return FetchError(url, "scheme", f"only http and https are fetched, not {scheme!r}")
         if in_slot:
             return await self._exchange(url, etag, last_modified)
@@ -172,7 +171,7 @@ class Fetcher:
                         target = urljoin(target, location.strip())
                     except ValueError as exc:  # e.g. an unclosed IPv6 bracket
                         return FetchError(url, "protocol", f"invalid URL in Location: {exc}")
-                    if urlsplit(target).scheme not in ("http", "https"):
+                    if urlsplit(target).scheme not in HTTP_SCHEMES:
                         return FetchError(url, "scheme", f"redirected to a non-HTTP URL: "
                                           f"{target[:200]}")
                     all_permanent = all_permanent and response.status_code in (301, 308)
