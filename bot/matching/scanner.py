@@ -24,7 +24,7 @@ MAX_HITS_PER_LEAF = 64  # bounds work and memory on hostile text ("us us us ..."
 MAX_WILDCARD_WORD = 64
 DFA_MAX_KEYS = 20_000
 
-# (field bit, field, its Taiwan reading, occurrences in that reading)
+# (field bit, field, the text searched: its folded text or its Taiwan reading, occurrences)
 Pass = tuple[int, NormText, str, list[tuple[int, int, int]]]
 
 
@@ -57,46 +57,32 @@ class Scanner:
         hits: dict[int, list[RawHit]] = {}
         if self._ac is None:
             return Scan(texts, hits)
-        in_title = self._find(title_nt)
-        in_summary = self._find(summary_nt)
-        taiwan = (
-            self._find_taiwan(title_nt, summary_nt)
-            if title_nt.taiwan is not None or summary_nt.taiwan is not None
-            else []
-        )
+        passes: list[Pass] = [
+            (TITLE, title_nt, title_nt.folded, self._find(title_nt)),
+            (SUMMARY, summary_nt, summary_nt.folded, self._find(summary_nt)),
+        ]
+        if title_nt.taiwan is not None or summary_nt.taiwan is not None:
+            passes += self._find_taiwan(title_nt, summary_nt)
         if not gated:
-            self._collect(TITLE, title_nt, title_nt.folded, in_title, hits)
-            for fbit, nt, text, found in taiwan:  # title first: hits in field order
-                if fbit == TITLE:
-                    self._collect(fbit, nt, text, found, hits)
-            self._collect(SUMMARY, summary_nt, summary_nt.folded, in_summary, hits)
-            for fbit, nt, text, found in taiwan:
-                if fbit == SUMMARY:
-                    self._collect(fbit, nt, text, found, hits)
+            # In field order (a stable sort: each field's own text before its Taiwan
+            # reading), so hits come out title first.
+            for fbit, nt, text, found in sorted(passes, key=lambda p: p[0]):
+                self._collect(fbit, nt, text, found, hits)
             return Scan(texts, hits)
         # First the occurrences that could make a topic true, fully checked; the rest
         # (context words, negated terms) only if one of those survived. Most items stop
         # here, having paid for normalisation and one automaton pass per field.
         keys = self._trigger_keys
-        first_title = [f for f in in_title if f[0] in keys]
-        first_summary = [f for f in in_summary if f[0] in keys]
-        first_taiwan: list[Pass] = []
-        for fbit, nt, text, found in taiwan:
-            first_taiwan.append((fbit, nt, text, [f for f in found if f[0] in keys]))
-        if not first_title and not first_summary and not any(p[3] for p in first_taiwan):
+        first = [(fbit, nt, text, [f for f in found if f[0] in keys])
+                 for fbit, nt, text, found in passes]
+        if not any(found for _, _, _, found in first):
             return Scan(texts, hits)
-        self._collect(TITLE, title_nt, title_nt.folded, first_title, hits)
-        self._collect(SUMMARY, summary_nt, summary_nt.folded, first_summary, hits)
-        for fbit, nt, text, first in first_taiwan:
-            self._collect(fbit, nt, text, first, hits)
+        for fbit, nt, text, found in first:
+            self._collect(fbit, nt, text, found, hits)
         if self._trigger_leaves.isdisjoint(hits):
             hits.clear()
             return Scan(texts, hits)
-        rest_title = [f for f in in_title if f[0] not in keys]
-        self._collect(TITLE, title_nt, title_nt.folded, rest_title, hits)
-        rest_summary = [f for f in in_summary if f[0] not in keys]
-        self._collect(SUMMARY, summary_nt, summary_nt.folded, rest_summary, hits)
-        for fbit, nt, text, found in taiwan:
+        for fbit, nt, text, found in passes:
             self._collect(fbit, nt, text, [f for f in found if f[0] not in keys], hits)
         return Scan(texts, hits)
 
