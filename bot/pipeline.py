@@ -32,11 +32,12 @@ from bot.feeds.schedule import (
     jittered,
     next_interval,
     publisher_hint,
+    retry_hold,
     should_flag,
     updated_gap_average,
 )
 from bot.model import Item, ParsedItem
-from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states
+from bot.store.feeds import FeedState, FetchUpdate, due_feeds, feed_states, pollable
 from bot.store.ingest import (
     FeedUpdate,
     IncomingItem,
@@ -102,12 +103,15 @@ class CycleReport:
 
 
 async def run_cycle(deps: PipelineDeps, now: datetime, poll_all: bool = False) -> CycleReport:
-    """Poll the feeds that are due (or all of them) concurrently, within the fetcher's limits."""
+    """Poll the feeds that are due (or, with `poll_all`, every feed that is neither
+    disabled nor held back by a server's Retry-After) concurrently, within the
+    fetcher's limits."""
     configured = {f.url: f for f in deps.config.feeds if f.enabled}
     deps.grouper.prune(now - deps.grouper.window)
     deps.seen_items.forget_all_but(set(configured))
     if poll_all:
-        states = await feed_states(deps.engine, list(configured))
+        states = [s for s in await feed_states(deps.engine, list(configured))
+                  if pollable(s, now)]
     else:
         states = await due_feeds(deps.engine, list(configured), now,
                                  limit=deps.config.polling.max_feeds_per_cycle)
@@ -228,7 +232,8 @@ async def _poll_in_slot(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
         log.warning("feed %s moved permanently to %s; polling the new address from now on "
                     "(update the config to silence this)", feed.url, outcome.moved_to)
     if isinstance(outcome, NotModified):
-        interval = _interval(deps, feed, state, now, hint=None)
+        # No document: the publisher's hint is the one its last document gave.
+        interval = _interval(deps, feed, state, now, hint=state.hint)
         writes.defer(FeedUpdate(state, FetchUpdate(
             status="not-modified", success=True, etag=outcome.etag,
             last_modified=outcome.last_modified, error=None,
@@ -265,7 +270,7 @@ async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, st
         status="ok", success=True, etag=outcome.etag, last_modified=outcome.last_modified,
         error=None, next_poll_at=jittered(now, interval, feed.url, state.polls),
         fetch_url=outcome.moved_to, interval=interval, avg_new_gap=avg_gap,
-        flagged=False if state.flagged_at else None)
+        flagged=False if state.flagged_at else None, sets_hint=True, hint=hint)
     notices = _recovery_notices(deps, feed, state)
     if state.seeded:
         # The feed row joins the cycle's batch (`flush`): a lost row update only means
@@ -373,10 +378,9 @@ async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedCo
                 extra={"feed": feed.url})
     polling = deps.config.polling
     bounds = Bounds(polling.min_interval, polling.max_interval)
-    delay = backoff(state.interval or feed.interval, failures, bounds, retry_after)
-    delay *= random.uniform(0.85, 1.0)  # noqa: S311 - jitter, not security
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, polling.max_interval))
+    delay = backoff(state.interval or feed.interval, failures, bounds, retry_after,
+                    spread=random.uniform(0.85, 1.0))  # noqa: S311 - jitter, not security
+    hold = retry_hold(retry_after)
     flag = state.flagged_at is None and should_flag(
         failures, state.failing_since or now, now, polling.flag_after_failures,
         polling.flag_after)
@@ -386,7 +390,8 @@ async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedCo
                for chat in deps.notice_chats] if flag else []
     await writes.save(state, FetchUpdate(
         status="failed", success=False, etag=state.etag, last_modified=state.last_modified,
-        error=error[:1000], next_poll_at=now + delay, flagged=True if flag else None),
+        error=error[:1000], next_poll_at=now + delay, flagged=True if flag else None,
+        hold_until=now + hold if hold is not None else None),
         [], now, notices=notices)
     return FeedResult(feed.url, "failed", error=error)
 
@@ -394,11 +399,12 @@ async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedCo
 async def _record_gone(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig,
                        state: FeedState, now: datetime) -> FeedResult:
     reason = f"410 Gone on {now:%Y-%m-%d %H:%M}Z"
-    log.warning("feed %s is gone (410): disabled until its config entry changes", feed.url,
-                extra={"feed": feed.url})
-    notices = [Notice(chat, f"feed-gone:{state.id}",
+    log.warning("feed %s is gone (410): no longer polled; `newsbot feeds --enable %s` "
+                "polls it again", feed.url, feed.url, extra={"feed": feed.url})
+    notices = [Notice(chat, f"feed-gone:{state.id}:{now.isoformat()}",
                       f"🛑 Feed <b>{html.escape(feed.name)}</b> answered 410 Gone and is no "
-                      f"longer polled. Remove or replace it in the config.\n"
+                      f"longer polled. Remove or replace it in the config (or "
+                      f"<code>newsbot feeds --enable</code> it).\n"
                       f"{html.escape(feed.url)}") for chat in deps.notice_chats]
     await writes.save(state, FetchUpdate(
         status="gone", success=False, etag=state.etag, last_modified=state.last_modified,

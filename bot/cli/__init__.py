@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("--explain", action="store_true", help="show why each topic matched")
     sub.add_parser("stories", parents=[common],
                    help="group JSON lines from stdin into stories")
-    sub.add_parser("feeds", parents=[common], help="print the state of every configured feed")
+    feeds = sub.add_parser("feeds", parents=[common],
+                           help="print the state of every configured feed")
+    feeds.add_argument("--enable", metavar="URL", action="append", default=[],
+                       help="poll a disabled feed (410 Gone) again from the next tick; "
+                            "repeatable, or 'all'")
     health = sub.add_parser("healthcheck", parents=[common],
                             help="exit 0 when the running service is healthy (for Docker)")
     health.add_argument("--url", help="the /healthz URL (default: from [http] listen)")

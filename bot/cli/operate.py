@@ -24,7 +24,7 @@ from bot.service import Service
 from bot.store.copy import copy_database
 from bot.store.digests import digest_chats, enqueue_digest
 from bot.store.engine import create_engine, migrate
-from bot.store.feeds import FeedState, feed_states, sync_feeds
+from bot.store.feeds import FeedState, enable_feeds, feed_states, sync_feeds
 from bot.store.retention import prune as prune_database
 
 LEFTOVER_GRACE = 10.0
@@ -69,16 +69,30 @@ async def _stop_leftover_tasks() -> None:
 
 def feeds(args: argparse.Namespace, cfg: config_module.AppConfig,
            env: Mapping[str, str]) -> int:
-    async def read() -> list[FeedState]:
+    configured = [f.url for f in cfg.feeds]
+    to_enable = configured if "all" in args.enable else list(args.enable)
+    unknown = sorted(set(to_enable) - set(configured))
+    if unknown:
+        print("not a configured feed URL (see `newsbot feeds`): " + ", ".join(unknown),
+              file=sys.stderr)
+        return EXIT_FAILURE
+
+    async def read() -> tuple[list[str], list[FeedState]]:
         engine = create_engine(settings(env).database_url)
         try:
             await migrate(engine)
             await sync_feeds(engine, [(f.url, f.name) for f in cfg.feeds])
-            return await feed_states(engine, [f.url for f in cfg.feeds])
+            enabled = await enable_feeds(engine, to_enable) if to_enable else []
+            return enabled, await feed_states(engine, configured)
         finally:
             await engine.dispose()
 
-    states = asyncio.run(read())
+    enabled, states = asyncio.run(read())
+    for url in enabled:
+        print(f"enabled: {url} (polled from the next tick)")
+    for url in sorted(set(to_enable) - set(enabled)):
+        if "all" not in args.enable:
+            print(f"not disabled, left as it was: {url}")
     print(format_table(feed_rows(states, datetime.now(UTC))))
     failing = sum(1 for s in states if s.consecutive_failures or s.disabled_reason)
     print(f"\n{len(states)} feeds, {failing} failing or disabled")

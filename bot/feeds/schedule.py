@@ -21,6 +21,7 @@ GAP_SMOOTHING = 0.3  # weight of the newest gap in the moving average
 ADAPT_FASTEST = 4  # at most 4x more often than configured
 ADAPT_SLOWEST = 8  # at most 8x less often than configured
 JITTER = 0.1  # +-10%
+RETRY_AFTER_LIMIT = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,24 @@ def jittered(now: datetime, interval: timedelta, key: str, salt: int = 0) -> dat
 
 
 def backoff(interval: timedelta, failures: int, bounds: Bounds,
-            retry_after: timedelta | None) -> timedelta:
-    """After `failures` consecutive failures: double each time, up to max_interval;
-    a server's Retry-After wins when it asks for longer (up to max_interval too)."""
-    delay: timedelta = min(interval * 2 ** min(failures - 1, 16), bounds.max_interval)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, bounds.max_interval))
-    return max(delay, bounds.min_interval)
+            retry_after: timedelta | None, spread: float = 1.0) -> timedelta:
+    """After `failures` consecutive failures: double each time, up to max_interval,
+    times `spread` (the caller's random 0.85-1.0, so feeds that failed together, say a
+    host that went down, do not retry together), never below min_interval. A server's
+    Retry-After wins when it asks for longer, even beyond max_interval (it asked), up to
+    `RETRY_AFTER_LIMIT`."""
+    delay: timedelta = min(interval * 2 ** min(failures - 1, 16), bounds.max_interval) * spread
+    delay = max(delay, bounds.min_interval)
+    hold = retry_hold(retry_after)
+    return delay if hold is None else max(delay, hold)
+
+
+def retry_hold(retry_after: timedelta | None) -> timedelta | None:
+    """How long a server's Retry-After keeps us away: as asked, up to a week (a longer
+    value is more likely a broken header than a plan)."""
+    if retry_after is None or retry_after <= timedelta(0):
+        return None
+    return min(retry_after, RETRY_AFTER_LIMIT)
 
 
 def should_flag(failures: int, failing_since: datetime | None, now: datetime,

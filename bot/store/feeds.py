@@ -38,6 +38,8 @@ class FeedState:
     last_fetched_at: datetime | None = None
     last_error: str | None = None
     polls: int = 0
+    hint: timedelta | None = None  # the publisher's last polling hint (ttl, max-age...)
+    hold_until: datetime | None = None  # a server's Retry-After asked us to wait until then
 
     @property
     def poll_url(self) -> str:
@@ -61,6 +63,11 @@ class FetchUpdate:
     interval: timedelta | None = None
     avg_new_gap: timedelta | None = None
     flagged: bool | None = None  # True: admins told now; False: recovered (cleared)
+    # A 200 carries the publisher's hint (None when it gave none, which clears the
+    # stored one); a 304 has no document, so it keeps the stored hint.
+    sets_hint: bool = False
+    hint: timedelta | None = None
+    hold_until: datetime | None = None  # a failure's Retry-After; success clears it
 
 
 def _seconds(value: Any) -> timedelta | None:
@@ -79,6 +86,7 @@ def _state(row: Any) -> FeedState:
         avg_new_gap=_seconds(m["avg_new_gap_seconds"]), failing_since=m["failing_since"],
         flagged_at=m["flagged_at"], last_new_item_at=m["last_new_item_at"],
         last_fetched_at=m["last_fetched_at"], last_error=m["last_error"], polls=m["polls"],
+        hint=_seconds(m["hint_seconds"]), hold_until=m["hold_until"],
     )
 
 
@@ -100,13 +108,20 @@ async def feed_states(engine: AsyncEngine, urls: Sequence[str] | None = None) ->
         return [_state(row) for row in await conn.execute(query)]
 
 
+def pollable(state: FeedState, now: datetime) -> bool:
+    """Not disabled (410 Gone) and not held back by the server (Retry-After): even a
+    poll of every feed (`run --once`) leaves these alone."""
+    return state.disabled_reason is None and (
+        state.hold_until is None or state.hold_until <= now)
+
+
 async def due_feeds(engine: AsyncEngine, urls: Sequence[str], now: datetime,
                     limit: int | None = None) -> list[FeedState]:
     """Configured, enabled feeds whose next poll time has come, most overdue first
     (never polled counts as due). `limit` keeps one cycle bounded after downtime:
     the rest are simply still due on the next tick, so a restart does not stampede."""
     states = [s for s in await feed_states(engine, urls)
-              if s.disabled_reason is None and (s.next_poll_at is None or s.next_poll_at <= now)]
+              if pollable(s, now) and (s.next_poll_at is None or s.next_poll_at <= now)]
     states.sort(key=lambda s: (s.next_poll_at is not None, s.next_poll_at or now))
     return states[:limit] if limit else states
 
@@ -124,7 +139,7 @@ def _update_values(state: FeedState, upd: FetchUpdate, new_items: int,
     if upd.success:
         values |= {"last_success_at": now, "consecutive_failures": 0, "seeded": True,
                    "etag": upd.etag, "last_modified": upd.last_modified,
-                   "failing_since": None}
+                   "failing_since": None, "hold_until": None}
         if new_items:
             increments["item_count"] = new_items
             values["last_new_item_at"] = now
@@ -132,6 +147,10 @@ def _update_values(state: FeedState, upd: FetchUpdate, new_items: int,
         increments["consecutive_failures"] = 1
         if state.failing_since is None:
             values["failing_since"] = now
+    if upd.sets_hint:
+        values["hint_seconds"] = None if upd.hint is None else int(upd.hint.total_seconds())
+    if upd.hold_until is not None:
+        values["hold_until"] = upd.hold_until
     if upd.fetch_url is not None:
         values["fetch_url"] = upd.fetch_url
     if upd.disabled_reason is not None:
@@ -172,8 +191,13 @@ async def apply_fetch_updates(conn: AsyncConnection,
         await conn.execute(statement, rows)
 
 
-async def enable_feeds(engine: AsyncEngine, urls: Sequence[str]) -> None:
-    """Clear a disabled reason (e.g. after the operator edited the config)."""
+async def enable_feeds(engine: AsyncEngine, urls: Sequence[str]) -> list[str]:
+    """Poll these disabled feeds again, from the next tick (`newsbot feeds --enable`):
+    their disabled reason and any Retry-After hold are cleared and they are due now.
+    Returns the URLs that were disabled (the others are left as they were)."""
     async with engine.begin() as conn:
-        await conn.execute(update(feeds).where(feeds.c.url.in_(list(urls)))
-                           .values(disabled_reason=None))
+        enabled = await conn.execute(
+            update(feeds).where(feeds.c.url.in_(list(urls)), feeds.c.disabled_reason.is_not(None))
+            .values(disabled_reason=None, hold_until=None, next_poll_at=None)
+            .returning(feeds.c.url))
+        return sorted(row.url for row in enabled)

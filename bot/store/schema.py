@@ -72,12 +72,17 @@ feeds = Table(
     Column("item_count", Integer, nullable=False, default=0),
     # 0002: scheduling and health
     Column("fetch_url", String(2048)),  # after a permanent redirect; NULL = url
-    Column("disabled_reason", Text),  # e.g. 410 Gone: not polled until the config changes
+    Column("disabled_reason", Text),  # e.g. 410 Gone: not polled until re-enabled
     Column("interval_seconds", Integer),  # the adaptive interval now in force
     Column("avg_new_gap_seconds", Float),  # EWMA of the time between polls with new items
     Column("failing_since", UTCDateTime),
     Column("flagged_at", UTCDateTime),  # admins were told it is failing
     Column("polls", Integer, nullable=False, default=0),
+    # 0005: what the publisher asked for in its last document and headers (<ttl>,
+    # sy:updatePeriod, Cache-Control max-age), kept for the 304s that follow; and the
+    # time a server's Retry-After asked us to wait until
+    Column("hint_seconds", Integer),
+    Column("hold_until", UTCDateTime),
 )
 
 items = Table(

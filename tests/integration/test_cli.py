@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from sqlalchemy import update
+
+from bot import config as config_module
+from bot.store.engine import create_engine, migrate
+from bot.store.feeds import sync_feeds
+from bot.store.schema import feeds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +69,35 @@ def test_feeds_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "last success" in result.stdout and "BBC Business" in result.stdout
     assert "20 feeds, 0 failing or disabled" in result.stdout
+
+
+def test_feeds_enable_polls_a_disabled_feed_again(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    configured = config_module.load(ROOT / "config" / "newsbot.toml").feeds
+    gone, other = configured[0], configured[1]
+
+    async def disable() -> None:
+        engine = create_engine(database)
+        try:
+            await migrate(engine)
+            await sync_feeds(engine, [(f.url, f.name) for f in configured])
+            async with engine.begin() as conn:
+                await conn.execute(update(feeds).where(feeds.c.url == gone.url).values(
+                    disabled_reason="410 Gone on 2026-11-27 09:00Z"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(disable())
+    env = {"DATABASE_URL": database}
+    before = newsbot("feeds", env=env)
+    assert "disabled: 410 Gone" in before.stdout and "1 failing or disabled" in before.stdout
+    unknown = newsbot("feeds", "--enable", "https://not.configured/rss", env=env)
+    assert unknown.returncode == 1 and "not a configured feed URL" in unknown.stderr
+    result = newsbot("feeds", "--enable", gone.url, "--enable", other.url, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"enabled: {gone.url}" in result.stdout
+    assert f"not disabled, left as it was: {other.url}" in result.stdout
+    assert "disabled:" not in result.stdout and "0 failing or disabled" in result.stdout
 
 
 def test_usage_errors_exit_2() -> None:

@@ -18,7 +18,7 @@ from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.pipeline import PipelineDeps, run_cycle
 from bot.store import chats as chat_store
 from bot.store import outbox
-from bot.store.feeds import feed_states, sync_feeds
+from bot.store.feeds import enable_feeds, feed_states, sync_feeds
 from bot.stories import StoryGrouper
 from tests.fakes.feed_server import Fault, FeedEntry, FeedServer
 
@@ -194,6 +194,45 @@ async def test_gone_feed_is_disabled_and_admins_told(deps: PipelineDeps,
     assert "410 Gone" in (due[0].payload or "")
 
 
+async def test_a_gone_feed_is_left_alone_by_run_once_until_enabled(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    path = "/b.xml"
+    server.set_fault(path, Fault.http_status(410))
+    await run_cycle(deps, NOW)
+    assert server.request_count(path) == 1
+    await run_cycle(deps, NOW + timedelta(minutes=5), poll_all=True)  # run --once
+    assert server.request_count(path) == 1
+    server.set_fault(path, None)  # the publisher brought it back; the operator re-enables
+    assert await enable_feeds(deps.engine, [server.url(path), server.url("/a.xml")]) == [
+        server.url(path)]
+    report = await run_cycle(deps, NOW + timedelta(minutes=6))
+    assert {r.url: r.status for r in report.results}[server.url(path)] == "ok"
+    state = {s.url: s for s in await feed_states(deps.engine)}[server.url(path)]
+    assert state.disabled_reason is None and state.last_status == "ok"
+
+
+async def test_retry_after_holds_the_feed_even_beyond_max_interval_and_for_run_once(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    path = "/b.xml"
+    await run_cycle(deps, NOW)
+    server.set_fault(path, Fault.http_status(429, headers={"Retry-After": "86400"}))
+    t = NOW + timedelta(minutes=5)
+    await run_cycle(deps, t)
+    state = {s.url: s for s in await feed_states(deps.engine)}[server.url(path)]
+    assert state.hold_until == t + timedelta(days=1)  # max_interval is 6 h: the server asked
+    assert state.next_poll_at is not None and state.next_poll_at >= t + timedelta(days=1)
+    requests = server.request_count(path)
+    await run_cycle(deps, t + timedelta(hours=7))
+    await run_cycle(deps, t + timedelta(hours=7), poll_all=True)  # run --once too
+    assert server.request_count(path) == requests
+    server.set_fault(path, None)
+    later = t + timedelta(days=1, minutes=1)
+    report = await run_cycle(deps, later)
+    assert {r.url: r.status for r in report.results}[server.url(path)] == "not-modified"
+    state = {s.url: s for s in await feed_states(deps.engine)}[server.url(path)]
+    assert state.hold_until is None and state.consecutive_failures == 0
+
+
 async def test_failing_feed_is_flagged_once_and_recovery_reported_once(
         deps: PipelineDeps, server: FeedServer) -> None:
     deps.notice_chats = (99,)
@@ -218,6 +257,28 @@ async def test_publisher_ttl_and_adaptive_interval_are_stored(
     assert state.interval == timedelta(minutes=30)  # the publisher's ttl is a floor
     assert state.next_poll_at is not None
     assert NOW + timedelta(minutes=27) <= state.next_poll_at <= NOW + timedelta(minutes=33)
+
+
+async def test_the_publisher_hint_holds_across_304s_until_a_document_drops_it(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    url = server.url("/a.xml")
+    server.add_feed("/a.xml", items=[entry(1, "x")], ttl=timedelta(minutes=30))
+    await run_cycle(deps, NOW)
+    t = NOW
+    for _ in range(2):  # 304s carry no <ttl>: the stored hint still applies
+        t += timedelta(minutes=35)
+        report = await run_cycle(deps, t)
+        assert {r.url: r.status for r in report.results}[url] == "not-modified"
+        state = {s.url: s for s in await feed_states(deps.engine)}[url]
+        assert state.interval == timedelta(minutes=30)
+        assert state.next_poll_at is not None
+        assert t + timedelta(minutes=27) <= state.next_poll_at <= t + timedelta(minutes=33)
+    server.add_feed("/a.xml", items=[entry(1, "x"), entry(2, "y")])  # no <ttl> any more
+    t += timedelta(minutes=35)
+    await run_cycle(deps, t)
+    state = {s.url: s for s in await feed_states(deps.engine)}[url]
+    assert state.hint is None and state.interval is not None
+    assert state.interval < timedelta(minutes=30)
 
 
 async def test_matched_items_get_the_article_text_when_enabled(

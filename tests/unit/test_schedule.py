@@ -10,6 +10,7 @@ from bot.feeds.schedule import (
     jittered,
     next_interval,
     publisher_hint,
+    retry_hold,
     should_flag,
     updated_gap_average,
 )
@@ -65,10 +66,26 @@ def test_jitter_spreads_feeds_within_ten_percent() -> None:
     (4, None, 80 * M),
     (20, None, 360 * M),
     (1, 30 * M, 30 * M),
-    (1, 10_000 * M, 360 * M),
+    pytest.param(1, 24 * 60 * M, 24 * 60 * M, id="Retry-After beyond max_interval: as asked"),
+    pytest.param(1, 30 * 24 * 60 * M, 7 * 24 * 60 * M, id="Retry-After: at most a week"),
+    pytest.param(1, -5 * M, 10 * M, id="Retry-After in the past: ignored"),
 ])
 def test_backoff(failures: int, retry_after: timedelta | None, expected: timedelta) -> None:
     assert backoff(10 * M, failures, BOUNDS, retry_after) == expected
+
+
+def test_backoff_spread_shortens_but_never_below_min_interval() -> None:
+    assert backoff(10 * M, 2, BOUNDS, None, spread=0.85) == 17 * M
+    assert backoff(1 * M, 1, BOUNDS, None, spread=0.85) == 1 * M  # not 51 s
+    # the spread applies to our own backoff, not to what a server asked for
+    assert backoff(10 * M, 1, BOUNDS, 30 * M, spread=0.85) == 30 * M
+
+
+def test_retry_hold() -> None:
+    assert retry_hold(None) is None
+    assert retry_hold(timedelta(0)) is None
+    assert retry_hold(90 * M) == 90 * M
+    assert retry_hold(timedelta(days=400)) == timedelta(days=7)
 
 
 def test_flagging_by_count_or_duration() -> None:
