@@ -255,8 +255,9 @@ async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, st
     # because they were seen (a feed served as text/html keeps feedparser's
     # "not an XML content type" note on every version).
     if not parsed.items and parsed.problem and not incremental.items_skipped:
+        # A permanent redirect stays permanent whatever the new address serves.
         return await _record_failure(deps, writes, feed, state, now,
-                                     error=f"parse: {parsed.problem}")
+                                     error=f"parse: {parsed.problem}", moved_to=outcome.moved_to)
     if parsed.problem:
         log.info("feed %s: usable despite %s", feed.url, parsed.problem,
                  extra={"feed": feed.url})
@@ -372,7 +373,8 @@ async def _with_articles(articles: ArticleFetcher, out: list[IncomingItem],
 
 async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig,
                           state: FeedState, now: datetime, *, error: str,
-                          retry_after: timedelta | None = None) -> FeedResult:
+                          retry_after: timedelta | None = None,
+                          moved_to: str | None = None) -> FeedResult:
     failures = state.consecutive_failures + 1
     log.warning("feed %s failed (%d in a row): %s", feed.url, failures, error,
                 extra={"feed": feed.url})
@@ -391,7 +393,7 @@ async def _record_failure(deps: PipelineDeps, writes: CycleContext, feed: FeedCo
     await writes.save(state, FetchUpdate(
         status="failed", success=False, etag=state.etag, last_modified=state.last_modified,
         error=error[:1000], next_poll_at=now + delay, flagged=True if flag else None,
-        hold_until=now + hold if hold is not None else None),
+        hold_until=now + hold if hold is not None else None, fetch_url=moved_to),
         [], now, notices=notices)
     return FeedResult(feed.url, "failed", error=error)
 

@@ -166,7 +166,7 @@ async def test_drain_handles_flood_control_and_gone_chats(
 
 
 async def test_permanent_redirect_moves_the_feed_temporary_does_not(
-        deps: PipelineDeps, server: FeedServer) -> None:
+        deps: PipelineDeps, server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
     server.add_feed("/new-a.xml", items=[entry(1, "Old news about tariffs on steel")])
     server.set_fault("/a.xml", Fault.redirect("/new-a.xml", 301))
     server.set_fault("/b.xml", Fault.redirect("/a.xml", 302))
@@ -177,6 +177,22 @@ async def test_permanent_redirect_moves_the_feed_temporary_does_not(
     before = server.request_count("/a.xml")
     await run_cycle(deps, NOW + timedelta(minutes=5), poll_all=True)
     assert server.request_count("/a.xml") == before + 1  # only b's temporary redirect
+    moved = [r.getMessage() for r in caplog.records if "moved permanently" in r.getMessage()]
+    assert len(moved) == 1 and server.url("/new-a.xml") in moved[0]  # logged once, not per poll
+
+
+async def test_a_permanent_redirect_is_kept_even_when_the_new_address_is_broken(
+        deps: PipelineDeps, server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    server.serve_bytes("/broken.xml", b"<html><body>not a feed</body></html>",
+                       headers={"Content-Type": "text/html"})
+    server.set_fault("/a.xml", Fault.redirect("/broken.xml", 308))
+    first = await run_cycle(deps, NOW)
+    assert {r.url: r.status for r in first.results}[server.url("/a.xml")] == "failed"
+    state = {s.url: s for s in await feed_states(deps.engine)}[server.url("/a.xml")]
+    assert state.fetch_url == server.url("/broken.xml")
+    await run_cycle(deps, NOW + timedelta(hours=1), poll_all=True)
+    assert server.request_count("/a.xml") == 1  # the old address is not asked again
+    assert len([r for r in caplog.records if "moved permanently" in r.getMessage()]) == 1
 
 
 async def test_gone_feed_is_disabled_and_admins_told(deps: PipelineDeps,
