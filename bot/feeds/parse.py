@@ -13,6 +13,7 @@ from typing import Any
 
 import feedparser
 
+from bot.feeds.dates import parse_loose_date
 from bot.model import ParsedFeed, ParsedItem
 from bot.summary import html_to_text
 
@@ -75,11 +76,18 @@ def _item(entry: Any) -> ParsedItem:
         content_html=content_html[:MAX_HTML],
         # dict.get, not entry.get: FeedParserDict's own fallback mapping warns on every call.
         published_at=_date(dict.get(entry, "published_parsed")
-                           or dict.get(entry, "updated_parsed")),
+                           or dict.get(entry, "updated_parsed"))
+        or parse_loose_date(_raw_date(entry)),
         author=_text(entry.get("author"), 200),
         source_url=_url(source.get("href") if isinstance(source, dict) else None),
         source_title=_text(source.get("title") if isinstance(source, dict) else None, 200),
     )
+
+
+def _raw_date(entry: Any) -> str | None:
+    """The date text feedparser kept but could not read, for `parse_loose_date`."""
+    raw = dict.get(entry, "published") or dict.get(entry, "updated")
+    return raw if isinstance(raw, str) else None
 
 
 def _text(value: Any, limit: int) -> str | None:
