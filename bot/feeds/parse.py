@@ -27,12 +27,9 @@ MAX_GUID = 1_000
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse one document. Never raises for bad input: a broken document gives
     `ParsedFeed(items=(), problem=...)`."""
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
     try:
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True,
-                                  resolve_relative_uris=True)
+        parsed = feedparser.parse(body, response_headers=response_headers(url, content_type),
+                                  sanitize_html=True, resolve_relative_uris=True)
     except Exception as exc:  # feedparser is fed hostile bytes: contain anything
         return ParsedFeed(title=None, link=None, items=(),
                           problem=f"parser crashed: {type(exc).__name__}")
@@ -58,6 +55,16 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         problem=problem,
         lenient=lenient,
     )
+
+
+def response_headers(url: str, content_type: str | None) -> dict[str, str]:
+    """What feedparser is told of the HTTP response: the charset of Content-Type decides
+    the encoding over the XML declaration (RFC 7303), and the final URL is the base for
+    relative links."""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    return headers
 
 
 def _item(entry: Any) -> ParsedItem:
