@@ -42,6 +42,14 @@ class ParsedFeed:
     # Read by feedparser's lenient parser because the bytes are not well-formed XML (a mere
     # note such as "no XML content type" leaves this False).
     lenient: bool = False
+    is_feed: bool = True  # feedparser recognised RSS, Atom, RDF or JSON Feed
+
+    @property
+    def broken(self) -> bool:
+        """Nothing usable: no items, and the document is not a feed or not well-formed.
+        A well-formed feed with no items (a quiet feed) is not broken, whatever notes
+        feedparser made about it (a text/html Content-Type, say)."""
+        return not self.items and (not self.is_feed or self.lenient)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,14 @@ from bot.store.ingest import (
     save_poll,
 )
 from bot.store.search import recent_story_items
-from bot.stories import StoryCandidate, StoryGrouper, canonical_url, item_key, resolve_source_url
+from bot.stories import (
+    StoryCandidate,
+    StoryGrouper,
+    canonical_url,
+    item_key,
+    resolve_source_url,
+    text_identity,
+)
 from bot.summary import summarize
 
 log = logging.getLogger(__name__)
@@ -251,10 +258,9 @@ async def _ingest(deps: PipelineDeps, writes: CycleContext, feed: FeedConfig, st
     """A fetched document: parse, new items, matches, and one transaction to store them."""
     incremental = await writes.parse(outcome, deps.seen_items.get(feed.url))
     parsed = incremental.parsed
-    # No items and a problem is a broken document, unless the items were only cut out
-    # because they were seen (a feed served as text/html keeps feedparser's
-    # "not an XML content type" note on every version).
-    if not parsed.items and parsed.problem and not incremental.items_skipped:
+    # A broken document fails the poll, unless its items were only cut out because they
+    # were seen. A quiet feed (no items) is no failure, whatever feedparser noted.
+    if parsed.broken and not incremental.items_skipped:
         # A permanent redirect stays permanent whatever the new address serves.
         return await _record_failure(deps, writes, feed, state, now,
                                      error=f"parse: {parsed.problem}", moved_to=outcome.moved_to)
@@ -345,7 +351,8 @@ async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[Parse
             story_key = deps.grouper.assign(StoryCandidate(
                 item_id=key, title=item.title, summary=item.summary, url=link,
                 source=item.source, published_at=published or now))
-        out.append(IncomingItem(item=item, canonical_url=canonical_url(link) if link else None,
+        identity = canonical_url(link) if link else text_identity(item.title, item.summary)
+        out.append(IncomingItem(item=item, canonical_url=identity,
                                 story_key=story_key, matches=matches,
                                 alertable=not seeding and not too_old))
         if deps.articles is not None and matches and link and not seeding and not too_old:

@@ -43,7 +43,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         # feedparser's own notes (content type, encoding) keep the strict XML parser;
         # anything else means the document was read leniently.
         lenient = not isinstance(bozo, feedparser.ThingsNobodyCaresAboutButMe)
-    if not entries and not parsed.get("version"):
+    is_feed = bool(entries or parsed.get("version"))
+    if not is_feed:
         problem = f"not a feed ({problem})" if problem else "not a feed"
     return ParsedFeed(
         title=_text(feed.get("title"), MAX_TITLE),
@@ -54,6 +55,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
                                      feed.get("sy_updatefrequency")),
         problem=problem,
         lenient=lenient,
+        is_feed=is_feed,
     )
 
 

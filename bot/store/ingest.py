@@ -28,6 +28,9 @@ INSTANT_MODES = ("instant", "both")
 @dataclass(frozen=True, slots=True)
 class IncomingItem:
     item: Item
+    # The article's identity across keys: its canonical URL, or for an item without a
+    # link its text identity (bot.stories.keys.text_identity). A second item with the
+    # same identity under another key is the same article (`_without_known_urls`).
     canonical_url: str | None
     story_key: str
     matches: tuple[TopicMatch, ...]

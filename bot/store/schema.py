@@ -92,6 +92,8 @@ items = Table(
     Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
     Column("guid", String(1000)),
     Column("url", String(2048)),
+    # The canonical URL; for an item without a link, "text:" + a hash of its text
+    # (bot.stories.keys.text_identity): either way, one article under several keys.
     Column("canonical_url", String(2048)),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),

@@ -35,10 +35,23 @@ def item_key(guid: str | None, link: str | None, title: str, summary: str) -> st
     url = (link or "").strip()
     if url and url.lower().startswith(("http://", "https://")) and not is_home_page(url):
         return _bounded("url:", url_identity(url))
-    digest = hashlib.sha256(
+    return "hash:" + _text_digest(title, summary)
+
+
+def text_identity(title: str, summary: str) -> str:
+    """What identifies an item without a usable link beyond its key ("text:" + hash of
+    its normalised title and summary), stored where a linked item's canonical URL goes.
+
+    Why: some feeds give link-less items a GUID that changes on every fetch. The key
+    then differs every time; only the text says it is the same item (a new row and,
+    once the story window has passed, a new alert on every poll, without this)."""
+    return "text:" + _text_digest(title, summary)
+
+
+def _text_digest(title: str, summary: str) -> str:
+    return hashlib.sha256(
         f"{_normalise_text(title)}\n{_normalise_text(summary)}".encode()
     ).hexdigest()
-    return "hash:" + digest
 
 
 def _normalise_text(text: str) -> str:

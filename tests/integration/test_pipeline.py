@@ -382,3 +382,22 @@ async def test_a_feed_served_as_html_whose_items_are_all_known_is_not_failing(
     assert (a.status, a.new_items) == ("ok", 0)
     [state] = [s for s in await feed_states(deps.engine) if s.url.endswith("/a.xml")]
     assert state.consecutive_failures == 0
+
+
+@pytest.mark.parametrize(("content_type", "body", "status"), [
+    ("text/html", b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title>'
+                  b"</channel></rss>", "ok"),
+    (None, b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Quiet</title></feed>', "ok"),
+    ("text/html", b"<html><body><p>Our feeds moved</p></body></html>", "failed"),
+    ("application/xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>x',
+     "failed"),
+])
+async def test_a_quiet_feed_is_not_a_broken_one(
+        deps: PipelineDeps, server: FeedServer, content_type: str | None, body: bytes,
+        status: str) -> None:
+    """A well-formed feed with no items is a quiet feed, whatever its Content-Type:
+    feedparser's note about the type must not make it back off and be flagged."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    server.serve_bytes("/a.xml", body, headers=headers)
+    report = await run_cycle(deps, NOW)
+    assert {r.url: r.status for r in report.results}[server.url("/a.xml")] == status
