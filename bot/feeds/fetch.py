@@ -17,12 +17,17 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 import bot
-from bot.feeds.wire import AiohttpTransport
+from bot.feeds.decoding import DecodeError, decoder_for
+from bot.feeds.wire import AiohttpTransport, NameResolutionError, TLSError
+
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ class NotModified:
 @dataclass(frozen=True, slots=True)
 class FetchError:
     url: str
-    kind: str  # timeout | connect | tls | http | too-large | scheme | protocol
+    kind: str  # timeout | dns | connect | tls | http | too-large | scheme | protocol
     message: str
     status: int | None = None
     retry_after: timedelta | None = None
@@ -81,15 +86,17 @@ class FetchLimits:
 class Fetcher:
     """Fetches feed documents politely; use as an async context manager."""
 
-    def __init__(self, limits: FetchLimits) -> None:
+    def __init__(self, limits: FetchLimits, *, resolver: AbstractResolver | None = None) -> None:
+        """`resolver` replaces the system's name lookups (tests: no query leaves the host)."""
         self.limits = limits
         seconds = limits.timeout.total_seconds()
-        # httpx's Request/Response model (URL handling, content decoding) on the transport
+        # httpx's Request/Response model (URL handling, headers) on the transport
         # directly, without httpx.AsyncClient: the client's per-request merging of URLs,
         # headers and cookies (urllib-compatible cookie objects built per response) was
         # ~0.2 ms of CPU per 304, and its redirect policy is ours to decide anyway (a
         # 301/308 moves the feed, a 302/307 does not). No cookies are kept or sent.
-        self._transport = AiohttpTransport(max_connections=limits.max_concurrency)
+        self._transport = AiohttpTransport(max_connections=limits.max_concurrency,
+                                           resolver=resolver)
         self._timeout = {"connect": min(seconds, 10.0), "read": seconds, "write": seconds,
                          "pool": seconds}
         self._headers = (("User-Agent", limits.user_agent or DEFAULT_USER_AGENT),
@@ -143,9 +150,12 @@ class Fetcher:
             return FetchError(url, "timeout", "no complete response in time")
         except httpx.TimeoutException as exc:
             return FetchError(url, "timeout", f"{type(exc).__name__}")
+        except NameResolutionError as exc:
+            return FetchError(url, "dns", _first_line(exc))
+        except TLSError as exc:
+            return FetchError(url, "tls", _first_line(exc))
         except httpx.ConnectError as exc:
-            kind = "tls" if "SSL" in str(exc) or "certificate" in str(exc) else "connect"
-            return FetchError(url, kind, _first_line(exc))
+            return FetchError(url, "connect", _first_line(exc))
         except httpx.HTTPError as exc:
             return FetchError(url, "protocol", f"{type(exc).__name__}: {_first_line(exc)}")
         except httpx.InvalidURL as exc:  # a Location header httpx cannot read
@@ -196,8 +206,10 @@ class Fetcher:
                        etag: str | None, last_modified: str | None,
                        moved_to: str | None) -> FetchOutcome:
         if response.status_code == 304:
-            # Read the (empty) body to its end, so the connection goes back to the pool.
-            await response.aread()
+            # Read the (empty) body to its end, so the connection goes back to the pool;
+            # raw, so that no decoder is set up for nothing.
+            async for _ in response.aiter_raw():
+                pass
             # A 304 may omit a validator it did not change: keep the one we sent.
             return NotModified(url, response.headers.get("ETag") or etag,
                                response.headers.get("Last-Modified") or last_modified,
@@ -211,23 +223,43 @@ class Fetcher:
         cap = self.limits.max_body_bytes
         if declared and declared.isdigit() and int(declared) > cap:
             return FetchError(url, "too-large", f"Content-Length {declared} > {cap} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        # aiter_bytes yields DEcompressed data, so this also stops gzip bombs (checked per
-        # decoded chunk: one 64 KiB read can still inflate a lot before the check); the
-        # downloaded count bounds the compressed size too, whenever a chunk comes out.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap or response.num_bytes_downloaded > cap:
-                return FetchError(url, "too-large", f"body over {cap} bytes")
-            chunks.append(chunk)
+        body = await _read_capped(url, response, cap)
+        if isinstance(body, FetchError):
+            return body
         return Fetched(
             url=url, final_url=final_url, status=response.status_code,
-            body=b"".join(chunks), content_type=response.headers.get("Content-Type"),
+            body=body, content_type=response.headers.get("Content-Type"),
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
             cache_max_age=parse_max_age(response.headers.get("Cache-Control")),
             moved_to=moved_to)
+
+
+async def _read_capped(url: str, response: httpx.Response, cap: int) -> bytes | FetchError:
+    """The decoded body; "too-large" when the bytes on the wire or the decoded ones pass
+    `cap`, "protocol" for data that does not decode.
+
+    Decoded here, not by httpx: httpx inflates a whole network read before the caller can
+    count it, and 64 KiB of brotli can be gigabytes. Here at most `cap` plus one bounded
+    piece is ever decoded. The wire count is checked on every read, as a stream of empty
+    deflate blocks decodes to nothing and would otherwise run until the deadline."""
+    try:
+        decoder = decoder_for(response.headers.get("Content-Encoding"))
+        pieces: list[bytes] = []
+        wire = size = 0
+        async for data in response.aiter_raw():
+            wire += len(data)
+            if wire > cap:
+                return FetchError(url, "too-large", f"over {cap} bytes on the wire")
+            for piece in decoder.decode(data):
+                size += len(piece)
+                if size > cap:
+                    return FetchError(url, "too-large", f"over {cap} bytes decoded")
+                pieces.append(piece)
+        decoder.finish()
+    except DecodeError as exc:
+        return FetchError(url, "protocol", str(exc))
+    return b"".join(pieces)
 
 
 @functools.lru_cache(maxsize=10_000)

@@ -1,15 +1,17 @@
 """An httpx transport that speaks HTTP/1.1 through aiohttp's connection pool.
 
-Why: httpx stays the client the code talks to (requests, redirects, timeouts, content
-decoding, the body cap in `fetch.py`), but its default transport, httpcore, checks every
-pooled connection with a poll() syscall on every request: 1.3-1.9 ms of CPU per 304 with
-20 connections, more than everything else a steady poll cycle does together. aiohttp's
+Why: httpx stays the client the code talks to (requests, responses, timeouts, its error
+vocabulary), but its default transport, httpcore, checks every pooled connection with a
+poll() syscall on every request: 1.3-1.9 ms of CPU per 304 with 20 connections, more
+than everything else a steady poll cycle does together. aiohttp's
 pool and C parser do the same exchange for ~0.13 ms (`bench/poll.py`, "fetch only" rows).
 
 Owns: one aiohttp session (created on first use, inside the running loop) and turning
-aiohttp's exceptions into httpx's, so callers keep one error vocabulary. Must not:
-decompress (httpx decodes, so the decoded-size cap still sees every byte), follow
-redirects (httpx does, and reports them), or keep cookies.
+aiohttp's exceptions into httpx's (with two subclasses of httpx.ConnectError httpx has no
+name for: a failed name lookup and a failed TLS handshake), so callers keep one error
+vocabulary. Must not: decompress (`fetch.py` decodes the raw bytes itself, a bounded piece
+at a time, so that its size cap sees every byte: see `decoding.py`), follow redirects
+(`fetch.py` does, and reports them), or keep cookies.
 """
 
 from __future__ import annotations
@@ -21,14 +23,25 @@ from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
 
 READ_CHUNK = 64 * 1024
 
 
+class NameResolutionError(httpx.ConnectError):
+    """The host name did not resolve (no such host, or no answer from DNS)."""
+
+
+class TLSError(httpx.ConnectError):
+    """The TLS handshake failed: a bad certificate, or no TLS spoken at all."""
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, *, max_connections: int, keepalive_seconds: float = 30.0) -> None:
+    def __init__(self, *, max_connections: int, keepalive_seconds: float = 30.0,
+                 resolver: AbstractResolver | None = None) -> None:
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
+        self._resolver = resolver  # None: aiohttp's default (getaddrinfo in a thread)
         self._session: aiohttp.ClientSession | None = None
         # HTTP(S)_PROXY, ALL_PROXY and NO_PROXY, read once, as httpx's own transport
         # honoured them (aiohttp's trust_env would look them up on every request).
@@ -38,7 +51,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=self._keepalive_seconds,
-                ssl=httpx.create_ssl_context(), ttl_dns_cache=300)
+                ssl=httpx.create_ssl_context(), ttl_dns_cache=300, resolver=self._resolver)
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False, skip_auto_headers=("User-Agent",),
@@ -108,7 +121,10 @@ def _translate(exc: BaseException, request: httpx.Request) -> httpx.HTTPError:
     if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
         return httpx.ReadTimeout(message, request=request)
     if isinstance(exc, aiohttp.ClientSSLError):
-        return httpx.ConnectError(f"SSL: {message}", request=request)
+        return TLSError(f"SSL: {message}", request=request)
+    # aiohttp 3.10.10+ names a failed lookup (before, a plain ClientConnectorError).
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return NameResolutionError(message, request=request)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return httpx.ConnectError(message, request=request)
     if isinstance(exc, aiohttp.InvalidURL):

@@ -1,24 +1,29 @@
 """A real HTTP feed server on 127.0.0.1 for tests and benchmarks, driven from Python.
 
 What it serves (thread-safe control from the test's thread, any number of client connections,
-HTTP/1.1 keep-alive with Content-Length on every response that has a body):
+HTTP/1.1 keep-alive with Content-Length on every response that has a body, unless a fault
+streams it chunked or until close):
 
 - Dynamic feeds: ``add_feed`` / ``publish`` build RSS 2.0 or Atom 1.0 documents from
   ``FeedEntry`` values (newest first), rendered once per change and cached as bytes (identity,
-  and gzip / deflate on first demand), so thousands of feeds answer quickly.
+  and gzip / deflate / br on first demand), so thousands of feeds answer quickly.
 - Static bytes: ``serve_bytes`` serves a body byte-for-byte with the caller's headers;
   ``serve_feedparser_case`` does so for a file of feedparser's own test suite, turning the
   ``Header:`` lines of its leading XML comment into real response headers.
 - Conditional GET: a strong ETag from a content hash and Last-Modified (time of last change,
   kept strictly increasing in whole seconds so that a change is never hidden by the one-second
   resolution of HTTP dates); ``If-None-Match`` / ``If-Modified-Since`` answer 304 without a
-  body. Either validator can be switched off, or validators ignored (always 200).
-- Compression: gzip or deflate when the client's Accept-Encoding allows it and the resource
-  enables it (``Vary: Accept-Encoding``).
+  body. Either validator can be switched off, or validators ignored (always 200), or left
+  out of 304s only (``validators_in_304``: a 304 needs to repeat only what changed).
+- Compression: gzip, deflate (zlib-wrapped) or br when the client's Accept-Encoding allows it
+  and the resource enables it (``Vary: Accept-Encoding``): the highest q-value wins, ties in
+  that order. Raw deflate and other odd encodings: ``serve_bytes`` with a Content-Encoding.
 - Faults per path (``Fault``): status codes with headers (Retry-After as seconds or HTTP-date),
   redirects and redirect loops, slow headers, trickled or truncated bodies, connection reset or
-  close without a response, oversized bodies, a gzip bomb streamed from one precomputed block,
-  a wrong Content-Type, an HTML page, invalid XML, an empty body.
+  close without a response, oversized bodies, compression bombs (gzip, deflate, raw deflate
+  or br), a deflate stream of empty blocks that decodes to nothing, a wrong Content-Type, an
+  HTML page, invalid XML, an empty body. Streamed faults can go out with Content-Length,
+  delimited by closing the connection, or chunked.
 - A request log and counters, and control endpoints under ``/_control/`` (publish, stats,
   reset) for a server running in another process: ``python -m tests.fakes.feed_server
   --synthetic N`` serves N synthetic feeds at ``/feeds/{i}.xml`` (i from 0) and prints its
@@ -63,9 +68,12 @@ from typing import Literal, NamedTuple, Self
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
+import brotli  # type: ignore[import-untyped]
+
 __all__ = [
     "CORPUS_DIR",
     "FEEDPARSER_CASES_DIR",
+    "BombCoding",
     "Fault",
     "FaultKind",
     "FeedEntry",
@@ -81,6 +89,9 @@ __all__ = [
 ]
 
 FeedKind = Literal["rss", "atom"]
+# "raw-deflate" goes out as ``Content-Encoding: deflate`` without the zlib wrapper.
+BombCoding = Literal["gzip", "deflate", "raw-deflate", "br"]
+NotModifiedValidators = Literal["both", "etag", "last-modified"]
 HeaderInput = Mapping[str, str] | Sequence[tuple[str, str]]
 
 # The corpus lives beside the project root (../shared/corpus), also in CI's fresh clone.
@@ -134,7 +145,8 @@ class FaultKind(StrEnum):
     RESET = "reset"
     CLOSE = "close"
     OVERSIZED = "oversized"
-    GZIP_BOMB = "gzip_bomb"
+    BOMB = "bomb"
+    EMPTY_BLOCKS = "empty_blocks"
     WRONG_CONTENT_TYPE = "wrong_content_type"
     HTML_PAGE = "html_page"
     INVALID_XML = "invalid_xml"
@@ -158,6 +170,8 @@ class Fault:
     interval: float = 0.0
     size: int = 0
     content_length: bool = True
+    chunked: bool = False  # streamed faults: Transfer-Encoding chunked, no Content-Length
+    coding: BombCoding = "gzip"
     content_type: str | None = None
     times: int | None = None
 
@@ -214,20 +228,61 @@ class Fault:
         return cls(FaultKind.CLOSE)
 
     @classmethod
-    def oversized(cls, megabytes: float = 20.0, *, content_length: bool = True) -> Fault:
+    def oversized(
+        cls, megabytes: float = 20.0, *, content_length: bool = True, chunked: bool = False
+    ) -> Fault:
         """A feed-looking body of ``megabytes`` MiB, streamed; without Content-Length the
-        body is delimited by closing the connection."""
+        body is delimited by closing the connection, or sent ``chunked``."""
         return cls(
             FaultKind.OVERSIZED,
             size=int(megabytes * _MiB),
             content_length=content_length,
+            chunked=chunked,
+        )
+
+    @classmethod
+    def bomb(
+        cls,
+        expanded_bytes: int = 1 << 30,
+        coding: BombCoding = "gzip",
+        *,
+        content_length: bool = True,
+        chunked: bool = False,
+    ) -> Fault:
+        """A compressed body that expands to ``expanded_bytes`` (rounded up to whole MiB) of
+        zeros, whatever the client accepts: about 1 KB on the wire per MiB for the deflate
+        family, under 2 KB per GiB for br (built once per size, ~0.7 s per GiB)."""
+        return cls(
+            FaultKind.BOMB,
+            size=expanded_bytes,
+            coding=coding,
+            content_length=content_length,
+            chunked=chunked,
         )
 
     @classmethod
     def gzip_bomb(cls, expanded_bytes: int = 1 << 30) -> Fault:
-        """``Content-Encoding: gzip`` body that expands to ``expanded_bytes`` (rounded up to
-        whole MiB) of zeros; about 1 KB on the wire per MiB, whatever the client accepts."""
-        return cls(FaultKind.GZIP_BOMB, size=expanded_bytes)
+        """``bomb(expanded_bytes, "gzip")``."""
+        return cls.bomb(expanded_bytes, "gzip")
+
+    @classmethod
+    def empty_blocks(
+        cls,
+        megabytes: float = 64.0,
+        coding: Literal["gzip", "deflate"] = "gzip",
+        *,
+        content_length: bool = True,
+        chunked: bool = False,
+    ) -> Fault:
+        """A gzip or (zlib) deflate stream of ``megabytes`` MiB of empty stored blocks and
+        no end: valid so far, yet it decodes to nothing at all, however long it runs."""
+        return cls(
+            FaultKind.EMPTY_BLOCKS,
+            size=int(megabytes * _MiB),
+            coding=coding,
+            content_length=content_length,
+            chunked=chunked,
+        )
 
     @classmethod
     def wrong_content_type(cls, content_type: str = "text/html; charset=utf-8") -> Fault:
@@ -545,7 +600,7 @@ def _site_for(feed_key: str) -> str:
     return f"news-{digest}.example.com"
 
 
-# --------------------------------------------------------------------------- gzip bomb
+# --------------------------------------------------------------------------- bombs
 
 _ZEROS = bytes(_MiB)
 
@@ -559,31 +614,83 @@ def _bomb_segment() -> bytes:
 
 
 @functools.cache
-def _zeros_crc(mebibytes: int) -> int:
-    crc = 0
+def _zeros_checksum(mebibytes: int, kind: Literal["crc32", "adler32"]) -> int:
+    """gzip's trailer (CRC-32) or zlib's (Adler-32) for that many MiB of zeros."""
+    checksum = zlib.crc32 if kind == "crc32" else zlib.adler32
+    value = 0 if kind == "crc32" else 1
     for _ in range(mebibytes):
-        crc = zlib.crc32(_ZEROS, crc)
-    return crc
+        value = checksum(_ZEROS, value)
+    return value
 
 
-_BOMB_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+@functools.cache
+def _br_bomb(mebibytes: int) -> bytes:
+    # brotli streams cannot be spliced like deflate blocks: compress the zeros once, a MiB
+    # at a time, never holding them. Quality 5: as small as 11 for zeros, and far faster.
+    compressor = brotli.Compressor(quality=5)
+    parts = [compressor.process(_ZEROS) for _ in range(mebibytes)]
+    parts.append(compressor.finish())
+    return b"".join(parts)
+
+
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+_ZLIB_HEADER = b"\x78\xda"  # deflate, 32 KiB window, best compression
 _DEFLATE_END = b"\x03\x00"  # a final, empty fixed-Huffman block
 _BOMB_BATCH = 64
+# A non-final stored block of length 0 (header byte, LEN, NLEN): decodes to nothing.
+_EMPTY_STORED = b"\x00\x00\x00\xff\xff"
+_BOMB_HEADS: dict[str, bytes] = {"gzip": _GZIP_HEADER, "deflate": _ZLIB_HEADER}
+_BOMB_TRAILER_BYTES: dict[str, int] = {"gzip": 8, "deflate": 4}  # after _DEFLATE_END
 
 
-def _bomb_length(mebibytes: int) -> int:
-    return len(_BOMB_HEADER) + mebibytes * len(_bomb_segment()) + len(_DEFLATE_END) + 8
+def _bomb_trailer(mebibytes: int, coding: BombCoding) -> bytes:
+    # Computed as the last chunk goes out, not before the first: a GiB takes ~0.3 s.
+    if coding == "gzip":
+        size = (mebibytes * _MiB) & 0xFFFFFFFF
+        return struct.pack("<II", _zeros_checksum(mebibytes, "crc32"), size)
+    if coding == "deflate":
+        return struct.pack(">I", _zeros_checksum(mebibytes, "adler32"))
+    return b""
 
 
-def _bomb_chunks(mebibytes: int) -> Iterator[bytes]:
+def _bomb_length(mebibytes: int, coding: BombCoding) -> int:
+    if coding == "br":
+        return len(_br_bomb(mebibytes))
+    head, trailer = len(_BOMB_HEADS.get(coding, b"")), _BOMB_TRAILER_BYTES.get(coding, 0)
+    return head + mebibytes * len(_bomb_segment()) + len(_DEFLATE_END) + trailer
+
+
+def _bomb_chunks(mebibytes: int, coding: BombCoding) -> Iterator[bytes]:
+    if coding == "br":
+        yield _br_bomb(mebibytes)
+        return
     segment = _bomb_segment()
-    yield _BOMB_HEADER
+    yield _BOMB_HEADS.get(coding, b"")
     left = mebibytes
     while left > 0:
         batch = min(left, _BOMB_BATCH)
         yield segment * batch
         left -= batch
-    yield _DEFLATE_END + struct.pack("<II", _zeros_crc(mebibytes), (mebibytes * _MiB) & 0xFFFFFFFF)
+    yield _DEFLATE_END + _bomb_trailer(mebibytes, coding)
+
+
+def _empty_blocks_count(size: int) -> int:
+    return max(1, size // len(_EMPTY_STORED))
+
+
+def _empty_blocks_length(size: int, coding: str) -> int:
+    header = _GZIP_HEADER if coding == "gzip" else _ZLIB_HEADER
+    return len(header) + _empty_blocks_count(size) * len(_EMPTY_STORED)
+
+
+def _empty_block_chunks(size: int, coding: str) -> Iterator[bytes]:
+    yield _GZIP_HEADER if coding == "gzip" else _ZLIB_HEADER
+    per_chunk = _MiB // len(_EMPTY_STORED)
+    full = _EMPTY_STORED * per_chunk
+    left = _empty_blocks_count(size)
+    while left > 0:
+        yield full if left >= per_chunk else _EMPTY_STORED * left
+        left -= per_chunk
 
 
 _OVERSIZED_HEAD = (
@@ -644,6 +751,7 @@ class _Options:
     last_modified: bool | None = None
     honor_validators: bool | None = None
     compress: bool | None = None
+    validators_in_304: NotModifiedValidators | None = None
 
     def merged(self, other: _Options) -> _Options:
         """``self`` with unset values taken from ``other``."""
@@ -658,6 +766,7 @@ class _Options:
                 else other.honor_validators
             ),
             compress=self.compress if self.compress is not None else other.compress,
+            validators_in_304=self.validators_in_304 or other.validators_in_304,
         )
 
 
@@ -690,6 +799,8 @@ class _Body:
         if data is None:
             if coding == "gzip":
                 data = gzip.compress(self.identity, compresslevel=6, mtime=0)
+            elif coding == "br":
+                data = brotli.compress(self.identity, quality=5)
             else:
                 data = zlib.compress(self.identity, 6)
             self._encoded[coding] = data  # a race only computes it twice
@@ -741,10 +852,12 @@ def _choose_coding(accept: str | None) -> str | None:
                 except ValueError:
                     weight = 0.0
         weights[token.strip().lower()] = weight
-    for coding in ("gzip", "deflate"):
-        if weights.get(coding, weights.get("*", 0.0)) > 0:
-            return coding
-    return None
+    best, best_weight = None, 0.0
+    for coding in ("gzip", "deflate", "br"):  # ties go to the earlier one
+        weight = weights.get(coding, weights.get("*", 0.0))
+        if weight > best_weight:
+            best, best_weight = coding, weight
+    return best
 
 
 def _opaque(tag: str) -> str:
@@ -777,7 +890,7 @@ class FeedServer:
         log_limit: int | None = 100_000,
     ) -> None:
         self._port = port
-        self._defaults = _Options(etag, last_modified, honor_validators, compress)
+        self._defaults = _Options(etag, last_modified, honor_validators, compress, "both")
         self._lock = threading.Lock()
         # A request is logged after its response is written, so a client can see the
         # response first; observers wait (briefly) for in-flight requests to be logged.
@@ -875,13 +988,15 @@ class FeedServer:
         last_modified: bool | None = None,
         honor_validators: bool | None = None,
         compress: bool | None = None,
+        validators_in_304: NotModifiedValidators | None = None,
     ) -> None:
         """Create (or replace) a dynamic feed at ``path``.
 
         ``items`` are ordered newest first by ``published``; ``max_items`` keeps only the
         newest N after each publish; ``headers`` are extra response headers (Cache-Control,
         or a Content-Type that replaces the default for ``kind``). Validator and compression
-        switches left at None follow the server's defaults.
+        switches left at None follow the server's defaults; ``validators_in_304`` "etag" or
+        "last-modified" leaves the other one out of 304s (200s still carry both).
         """
         if kind not in _CONTENT_TYPES:
             raise ValueError(f"unknown feed kind {kind!r}")
@@ -893,7 +1008,7 @@ class FeedServer:
             path,
             200,
             _header_pairs(headers),
-            _Options(etag, last_modified, honor_validators, compress),
+            _Options(etag, last_modified, honor_validators, compress, validators_in_304),
             modified_at,
             feed=feed,
         )
@@ -976,13 +1091,14 @@ class FeedServer:
         last_modified: bool | None = None,
         honor_validators: bool | None = None,
         compress: bool | None = None,
+        validators_in_304: NotModifiedValidators | None = None,
     ) -> None:
         """Serve ``body`` byte-for-byte with exactly ``headers`` (None: Content-Type
         application/xml). A given ETag or Last-Modified is sent verbatim and used for
         conditional GET instead of the computed one; a given Content-Encoding turns
         compression off. Validators and 304s apply to status 200 only."""
         pairs = [("Content-Type", "application/xml")] if headers is None else _header_pairs(headers)
-        options = _Options(etag, last_modified, honor_validators, compress)
+        options = _Options(etag, last_modified, honor_validators, compress, validators_in_304)
         if _find(pairs, "Content-Encoding") is not None:
             options.compress = False
         self._put(path, status, pairs, options, modified_at, body=bytes(body))
@@ -1013,10 +1129,11 @@ class FeedServer:
         last_modified: bool | None = None,
         honor_validators: bool | None = None,
         compress: bool | None = None,
+        validators_in_304: NotModifiedValidators | None = None,
     ) -> None:
         """Change switches of one resource, or the server's defaults when ``path`` is None;
         arguments left at None are unchanged."""
-        change = _Options(etag, last_modified, honor_validators, compress)
+        change = _Options(etag, last_modified, honor_validators, compress, validators_in_304)
         with self._lock:
             if path is None:
                 self._defaults = change.merged(self._defaults)
@@ -1347,21 +1464,22 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind is FaultKind.CLOSE:
             self.close_connection = True
         elif kind is FaultKind.OVERSIZED:
-            if not fault.content_length:
-                self.close_connection = True
-            self._stream(
-                200,
-                [("Content-Type", _CONTENT_TYPES["rss"])],
-                _oversized_chunks(fault.size),
-                fault.size if fault.content_length else None,
-            )
-        elif kind is FaultKind.GZIP_BOMB:
+            self._stream_fault(fault, [], _oversized_chunks(fault.size), fault.size)
+        elif kind is FaultKind.BOMB:
             mebibytes = max(1, -(-fault.size // _MiB))
-            self._stream(
-                200,
-                [("Content-Type", _CONTENT_TYPES["rss"]), ("Content-Encoding", "gzip")],
-                _bomb_chunks(mebibytes),
-                _bomb_length(mebibytes),
+            header = "deflate" if fault.coding == "raw-deflate" else fault.coding
+            self._stream_fault(
+                fault,
+                [("Content-Encoding", header)],
+                _bomb_chunks(mebibytes, fault.coding),
+                _bomb_length(mebibytes, fault.coding),
+            )
+        elif kind is FaultKind.EMPTY_BLOCKS:
+            self._stream_fault(
+                fault,
+                [("Content-Encoding", fault.coding)],
+                _empty_block_chunks(fault.size, fault.coding),
+                _empty_blocks_length(fault.size, fault.coding),
             )
         elif kind is FaultKind.WRONG_CONTENT_TYPE:
             self._serve_resource(key, content_type=fault.content_type)
@@ -1371,6 +1489,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, [("Content-Type", _CONTENT_TYPES["rss"])], _INVALID_XML)
         elif kind is FaultKind.EMPTY_BODY:
             self._send(fault.status, [("Content-Type", _CONTENT_TYPES["rss"])], b"")
+
+    def _stream_fault(
+        self, fault: Fault, headers: list[tuple[str, str]], chunks: Iterable[bytes], length: int
+    ) -> None:
+        """A streamed 200 framed as the fault says: Content-Length, chunked, or until close."""
+        if not fault.content_length and not fault.chunked:
+            self.close_connection = True
+        self._stream(
+            200,
+            [("Content-Type", _CONTENT_TYPES["rss"]), *headers],
+            chunks,
+            length if fault.content_length and not fault.chunked else None,
+            chunked=fault.chunked,
+        )
 
     def _serve_resource(
         self,
@@ -1425,6 +1557,9 @@ class _Handler(BaseHTTPRequestHandler):
             kept = [
                 (k, v) for k, v in headers if k.lower() not in ("content-type", "content-encoding")
             ]
+            only = options.validators_in_304
+            if only != "both":
+                validators = [(k, v) for k, v in validators if k.lower() == only]
             self._send(304, [*kept, *validators], None)
             return
         self._send(snap.status, [*headers, *validators], snap.body.encoded(coding))
@@ -1438,7 +1573,7 @@ class _Handler(BaseHTTPRequestHandler):
         # One strong tag per representation; a tag of any representation of the current
         # content validates, as the bytes differ only in their coding.
         suffix = f"-{coding}" if coding else ""
-        return f'"{tag}{suffix}"', {tag, f"{tag}-gzip", f"{tag}-deflate"}
+        return f'"{tag}{suffix}"', {tag, f"{tag}-gzip", f"{tag}-deflate", f"{tag}-br"}
 
     @staticmethod
     def _last_modified(snap: _Snapshot) -> tuple[str | None, datetime | None]:
@@ -1512,7 +1647,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return "Unknown"
 
-    def _head(self, status: int, headers: Iterable[tuple[str, str]], length: int | None) -> bytes:
+    def _head(
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        length: int | None,
+        *,
+        chunked: bool = False,
+    ) -> bytes:
         self._status = status
         lines = [
             f"HTTP/1.1 {status} {self._phrase(status)}",
@@ -1522,6 +1664,8 @@ class _Handler(BaseHTTPRequestHandler):
         lines.extend(f"{name}: {value}" for name, value in headers)
         if length is not None:
             lines.append(f"Content-Length: {length}")
+        elif chunked:
+            lines.append("Transfer-Encoding: chunked")
         elif status not in (204, 304):
             self.close_connection = True  # the body ends when the connection does
         if self.close_connection:
@@ -1549,15 +1693,23 @@ class _Handler(BaseHTTPRequestHandler):
         length: int | None,
         *,
         interval: float = 0.0,
+        chunked: bool = False,
     ) -> None:
-        self.wfile.write(self._head(status, headers, length))
+        """``length`` None: chunked if asked, else the body ends when the connection does."""
+        chunked = chunked and length is None
+        self.wfile.write(self._head(status, headers, length, chunked=chunked))
         if self.command == "HEAD":
             return
         for chunk in chunks:
-            self.wfile.write(chunk)
+            if chunked and chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            elif not chunked:
+                self.wfile.write(chunk)
             self._sent += len(chunk)
             if interval and self.app._stopping.wait(interval):
                 raise ConnectionAbortedError("server stopping")
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
 
 # --------------------------------------------------------------------------- entrypoint

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import brotli  # type: ignore[import-untyped]
 import feedparser
 import httpx
 import pytest
@@ -27,6 +28,7 @@ import pytest
 from tests.fakes.feed_server import (
     CORPUS_DIR,
     FEEDPARSER_CASES_DIR,
+    BombCoding,
     Fault,
     FeedEntry,
     FeedKind,
@@ -234,6 +236,22 @@ def test_etag_of_any_encoding_validates(server: FeedServer, client: httpx.Client
     assert cross.status_code == 304
 
 
+@pytest.mark.parametrize("only", ["etag", "last-modified"])
+def test_a_304_can_carry_one_validator_only(
+    server: FeedServer, client: httpx.Client, only: Literal["etag", "last-modified"]
+) -> None:
+    server.add_feed("/c.xml", items=[entry(1)], validators_in_304=only)
+    url = server.url("/c.xml")
+    first = client.get(url)
+    assert "etag" in first.headers and "last-modified" in first.headers  # a 200 has both
+
+    again = _conditional(client, url, first, etag=True, since=True)
+
+    assert again.status_code == 304
+    assert {"etag", "last-modified"} & set(again.headers) == {only}
+    assert again.headers[only] == first.headers[only]
+
+
 def test_server_that_ignores_validators_always_sends_200(client: httpx.Client) -> None:
     with FeedServer(honor_validators=False) as server:
         server.add_feed("/c.xml", items=[entry(1)])
@@ -272,8 +290,11 @@ def test_switches_per_resource_and_at_runtime(server: FeedServer, client: httpx.
         ("gzip, deflate", "gzip"),
         ("deflate", "deflate"),
         ("gzip;q=0, deflate;q=0.5", "deflate"),
+        ("gzip, deflate, br", "gzip"),  # a tie goes to gzip
+        ("gzip;q=0.5, br", "br"),
+        ("br", "br"),
         ("identity", None),
-        ("br", None),
+        ("compress", None),
     ],
 )
 def test_compression_follows_accept_encoding(
@@ -293,7 +314,9 @@ def test_compression_follows_accept_encoding(
         assert gzip.decompress(raw) == plain
         assert len(raw) < len(plain) / 3
     elif coding == "deflate":
-        assert zlib.decompress(raw) == plain
+        assert zlib.decompress(raw) == plain  # zlib-wrapped, as RFC 9110 says
+    elif coding == "br":
+        assert brotli.decompress(raw) == plain
     else:
         assert raw == plain
 
@@ -531,6 +554,67 @@ def test_small_gzip_bomb_is_a_valid_gzip_stream(server: FeedServer, client: http
     with client.stream("GET", server.url("/bomb.xml")) as response:
         raw = b"".join(response.iter_raw())
     assert gzip.decompress(raw) == bytes(5 * 1024 * 1024)  # checks CRC and length
+
+
+def _inflate(coding: BombCoding, raw: bytes) -> bytes:
+    if coding == "gzip":
+        return gzip.decompress(raw)
+    if coding == "deflate":
+        return zlib.decompress(raw)  # checks the zlib header and Adler-32
+    if coding == "raw-deflate":
+        return zlib.decompress(raw, -zlib.MAX_WBITS)
+    return bytes(brotli.decompress(raw))
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate", "br"])
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_bombs_of_every_coding_are_valid_streams(
+    server: FeedServer, client: httpx.Client, coding: BombCoding, framing: str
+) -> None:
+    chunked = framing == "chunked"
+    server.set_fault("/bomb.xml", Fault.bomb(5 * 1024 * 1024, coding, chunked=chunked))
+    with client.stream("GET", server.url("/bomb.xml")) as response:
+        raw = b"".join(response.iter_raw())
+        expected = "deflate" if coding == "raw-deflate" else coding
+        assert response.headers["content-encoding"] == expected
+        assert ("content-length" in response.headers) is not chunked
+        assert (response.headers.get("transfer-encoding") == "chunked") is chunked
+    assert len(raw) < 6_000  # ~1 KB per MiB at most
+    assert _inflate(coding, raw) == bytes(5 * 1024 * 1024)
+
+
+def test_a_br_bomb_of_a_gibibyte_is_tiny(server: FeedServer, client: httpx.Client) -> None:
+    server.set_fault("/bomb.xml", Fault.bomb(1 << 30, "br"))
+    with client.stream("GET", server.url("/bomb.xml")) as response:
+        raw = b"".join(response.iter_raw())
+    assert len(raw) < 4096
+    decompressor = brotli.Decompressor()
+    first = decompressor.process(raw, output_buffer_limit=1 << 20)
+    assert len(first) >= 1 << 20 and not first.strip(b"\0")  # only read a MiB of the GiB
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_empty_blocks_decode_to_nothing_and_never_end(
+    server: FeedServer, client: httpx.Client, coding: Literal["gzip", "deflate"]
+) -> None:
+    server.set_fault("/empty.xml", Fault.empty_blocks(2, coding, chunked=True))
+    with client.stream("GET", server.url("/empty.xml")) as response:
+        raw = b"".join(response.iter_raw())
+        assert response.headers["transfer-encoding"] == "chunked"
+    assert len(raw) >= 2 * 1024 * 1024
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+    assert inflater.decompress(raw) == b""
+    assert not inflater.eof
+
+
+def test_oversized_body_can_be_chunked(server: FeedServer, client: httpx.Client) -> None:
+    server.set_fault("/big.xml", Fault.oversized(1.5, chunked=True))
+    with client.stream("GET", server.url("/big.xml")) as response:
+        assert response.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in response.headers
+        assert "connection" not in response.headers  # chunked keeps the connection
+        body = response.read()
+    assert len(body) == int(1.5 * 1024 * 1024) and body.startswith(b"<?xml")
 
 
 def test_wrong_content_type_keeps_the_body(server: FeedServer, client: httpx.Client) -> None:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gzip
+import importlib.metadata
 import time
-from collections.abc import AsyncIterator, Iterator
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
+import brotli  # type: ignore[import-untyped]
 import pytest
 
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, FetchLimits, NotModified
-from tests.fakes.feed_server import Fault, FeedEntry, FeedServer
+from tests.fakes.feed_server import BombCoding, Fault, FeedEntry, FeedServer
 
 NOW = datetime.now(UTC)
+CAP = 2_000_000  # the fetcher fixture's max_body_bytes
 
 
 def entry(n: int) -> FeedEntry:
@@ -30,7 +38,7 @@ def server() -> Iterator[FeedServer]:
 @pytest.fixture
 async def fetcher() -> AsyncIterator[Fetcher]:
     async with Fetcher(FetchLimits(timeout=timedelta(seconds=1.5),
-                                   max_body_bytes=2_000_000)) as f:
+                                   max_body_bytes=CAP)) as f:
         yield f
 
 
@@ -59,6 +67,18 @@ async def test_conditional_get_with_one_validator(server: FeedServer, fetcher: F
     assert isinstance(second, NotModified)
 
 
+@pytest.mark.parametrize("only", ["etag", "last-modified"])
+async def test_a_304_without_a_validator_keeps_the_one_sent(
+        server: FeedServer, fetcher: Fetcher, only: Literal["etag", "last-modified"]) -> None:
+    # RFC 9110 15.4.5 asks a 304 for the ETag only; servers also drop either one.
+    server.add_feed("/one.xml", items=[entry(1)], validators_in_304=only)
+    first = await fetcher.fetch(server.url("/one.xml"))
+    assert isinstance(first, Fetched) and first.etag and first.last_modified
+    second = await fetcher.fetch(server.url("/one.xml"), first.etag, first.last_modified)
+    assert isinstance(second, NotModified) and server.requests("/one.xml")[-1].status == 304
+    assert (second.etag, second.last_modified) == (first.etag, first.last_modified)
+
+
 async def test_gzip_is_requested_and_decoded(server: FeedServer, fetcher: Fetcher) -> None:
     server.add_feed("/gz.xml", items=[entry(1)], compress=True)
     result = await fetcher.fetch(server.url("/gz.xml"))
@@ -66,13 +86,111 @@ async def test_gzip_is_requested_and_decoded(server: FeedServer, fetcher: Fetche
     request = server.requests("/gz.xml")[-1]
     accepted = request.headers.get("accept-encoding") or ""
     assert "gzip" in accepted and "deflate" in accepted and "br" in accepted
-    assert "newsbot/" in (request.headers.get("user-agent") or "")
 
 
-async def test_gzip_bomb_is_cut_off(server: FeedServer, fetcher: Fetcher) -> None:
-    server.set_fault("/bomb.xml", Fault.gzip_bomb(1 << 30))
-    result = await fetcher.fetch(server.url("/bomb.xml"))
+async def test_the_user_agent_names_the_version_and_the_project_url(
+        server: FeedServer, fetcher: Fetcher) -> None:
+    # From the installed metadata (pyproject.toml), so the UA cannot drift from it.
+    metadata = importlib.metadata.metadata("newsbot")
+    urls = dict(entry.split(", ", 1) for entry in metadata.get_all("Project-URL") or [])
+    assert await fetcher.fetch(server.url("/feed.xml"))
+    sent = server.requests("/feed.xml")[-1].headers["user-agent"]
+    assert f"newsbot/{metadata['Version']} " in sent
+    assert f"(+{urls['Homepage']})" in sent
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(("content_encoding", "encode"), [
+    ("deflate", zlib.compress),  # zlib-wrapped, as RFC 9110 says
+    ("deflate", raw_deflate),  # raw, as some servers send it and browsers accept
+    ("br", brotli.compress),
+    ("gzip, br", lambda body: brotli.compress(gzip.compress(body))),
+    ("x-gzip", gzip.compress),
+], ids=["deflate-zlib", "deflate-raw", "br", "gzip-then-br", "x-gzip"])
+async def test_every_coding_is_decoded(server: FeedServer, fetcher: Fetcher,
+                                       content_encoding: str, encode: Callable[[bytes], bytes],
+                                       ) -> None:
+    plain = (await fetcher.fetch(server.url("/feed.xml")))
+    assert isinstance(plain, Fetched)
+    encoded = encode(plain.body)
+    server.serve_bytes("/coded.xml", encoded, headers={
+        "Content-Type": "application/rss+xml", "Content-Encoding": content_encoding})
+    result = await fetcher.fetch(server.url("/coded.xml"))
+    assert isinstance(result, Fetched) and result.body == plain.body
+    assert server.requests("/coded.xml")[-1].bytes_sent == len(encoded)  # sent encoded
+
+
+@contextlib.contextmanager
+def peak_traced() -> Iterator[list[int]]:
+    """The most memory Python allocated (all threads) inside the block, in bytes."""
+    peak: list[int] = []
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        yield peak
+    finally:
+        peak.append(tracemalloc.get_traced_memory()[1])
+        if started:
+            tracemalloc.stop()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate", "br"])
+async def test_a_compression_bomb_is_refused_without_inflating_it(
+        server: FeedServer, fetcher: Fetcher, coding: BombCoding) -> None:
+    """1 GiB of zeros in ~1 MB (deflate family) or ~1.6 KB (br). Decoded by httpx, one
+    64 KiB read of it used to inflate whole before the cap was checked: a peak of ~150 MB
+    for gzip and ~1 GB for br. Now at most the cap plus one bounded piece exists."""
+    server.set_fault("/bomb.xml", Fault.bomb(1 << 30, coding))
+    # Once untraced: the server builds the bomb (br: ~0.7 s) and the pool warms up.
+    assert isinstance(await fetcher.fetch(server.url("/bomb.xml")), FetchError)
+    with peak_traced() as peak:
+        result = await fetcher.fetch(server.url("/bomb.xml"))
     assert isinstance(result, FetchError) and result.kind == "too-large"
+    assert peak[0] < 8 * CAP, f"peak {peak[0] / 1e6:.1f} MB while refusing a bomb"
+    assert "decoded" in result.message
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+async def test_compressed_bytes_past_the_cap_are_refused_even_if_they_decode_to_nothing(
+        server: FeedServer, fetcher: Fetcher, framing: str) -> None:
+    """64 MiB of empty deflate blocks: valid, decoding to nothing, so only the count of
+    bytes on the wire can stop it (checked on every read, not only when output comes out,
+    or it runs until the deadline). A declared Content-Length stops it before reading."""
+    server.set_fault("/hollow.xml", Fault.empty_blocks(
+        64, "gzip", content_length=framing == "length", chunked=framing == "chunked"))
+    result = await fetcher.fetch(server.url("/hollow.xml"))
+    assert isinstance(result, FetchError) and result.kind == "too-large"
+    expected = "Content-Length" if framing == "length" else "on the wire"
+    assert expected in result.message  # (running to the 3 s deadline would be "timeout")
+
+
+@pytest.mark.parametrize(("content_encoding", "body", "expected"), [
+    ("gzip", b"\x1f\x8b\x08\x00garbage, not deflate", "corrupt gzip"),
+    ("gzip", gzip.compress(b"<rss>" + b"x" * 10_000)[:-12], "gzip data cut short"),
+    ("br", b"\xffnot brotli", "corrupt br"),
+    ("zstd", b"(\xb5/\xfd...", "unsupported Content-Encoding 'zstd'"),
+], ids=["corrupt-gzip", "truncated-gzip", "corrupt-br", "unspoken-coding"])
+async def test_undecodable_bodies_are_protocol_errors(
+        server: FeedServer, fetcher: Fetcher, content_encoding: str, body: bytes,
+        expected: str) -> None:
+    server.serve_bytes("/bad.xml", body, headers={
+        "Content-Type": "application/rss+xml", "Content-Encoding": content_encoding})
+    result = await fetcher.fetch(server.url("/bad.xml"))
+    assert isinstance(result, FetchError) and result.kind == "protocol"
+    assert expected in result.message
+
+
+async def test_a_mislabelled_plain_body_is_read(server: FeedServer, fetcher: Fetcher) -> None:
+    server.serve_bytes("/mislabelled.xml", b"<rss version='2.0'><channel/></rss>", headers={
+        "Content-Type": "application/rss+xml", "Content-Encoding": "utf-8"})
+    result = await fetcher.fetch(server.url("/mislabelled.xml"))
+    assert isinstance(result, Fetched) and result.body == b"<rss version='2.0'><channel/></rss>"
 
 
 @pytest.mark.parametrize("content_length", [True, False], ids=["declared", "undeclared"])
@@ -176,12 +294,21 @@ async def test_redirect_to_another_scheme_is_refused(server: FeedServer,
                                                      fetcher: Fetcher) -> None:
     server.set_fault("/evil.xml", Fault.redirect("file:///etc/passwd", 302))
     result = await fetcher.fetch(server.url("/evil.xml"))
-    assert isinstance(result, FetchError)
+    assert isinstance(result, FetchError) and result.kind == "scheme"
+    assert "file:///etc/passwd" in result.message
 
 
 async def test_connection_refused_is_a_value(fetcher: Fetcher) -> None:
     result = await fetcher.fetch("http://127.0.0.1:9/feed.xml")
     assert isinstance(result, FetchError) and result.kind == "connect"
+
+
+async def test_https_to_a_plain_http_server_is_a_tls_error(server: FeedServer,
+                                                           fetcher: Fetcher) -> None:
+    # The server answers the ClientHello with an HTTP 400: not a TLS record at all.
+    result = await fetcher.fetch(server.url("/feed.xml").replace("http://", "https://"))
+    assert isinstance(result, FetchError) and result.kind == "tls"
+    assert "WRONG_VERSION_NUMBER" in result.message or "wrong version" in result.message
 
 
 async def test_per_host_limit_holds(server: FeedServer) -> None:

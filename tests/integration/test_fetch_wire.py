@@ -1,14 +1,18 @@
 """The fetcher's wire (bot/feeds/wire.py: httpx over aiohttp's pool) on 127.0.0.1:
 proxies from the environment, connection reuse, no cookies, and aiohttp's errors
-arriving as the fetcher's error kinds."""
+arriving as the fetcher's error kinds (connect timeouts and name lookups included)."""
 
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.feeds.fetch import Fetched, Fetcher, FetchError, FetchLimits, NotModified
 from tests.fakes.feed_server import Fault, FeedServer
@@ -171,3 +175,94 @@ async def test_a_long_header_is_read(fetcher: Fetcher) -> None:
             "Content-Type": "application/rss+xml",
             "Content-Security-Policy": "default-src 'self'; " + "img-src x.example; " * 700})
         assert isinstance(await fetcher.fetch(srv.url("/csp.xml")), Fetched)
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where connecting hangs: a listener that never accepts, its
+    accept queue (backlog 0) filled by connections of ours, so that Linux drops every
+    further SYN instead of answering or refusing it (net.ipv4.tcp_abort_on_overflow=0)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    fillers: list[socket.socket] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(8):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            fillers.append(filler)
+            filler.setblocking(False)
+            filler.connect_ex(address)
+            _, connected, _ = select.select([], [filler], [], 0.3)
+            if not connected:  # this SYN was dropped: the queue is full, hangs from now on
+                yield address[1]
+                return
+        # Linux drops SYNs to a full accept queue; a kernel that does not cannot run this
+        # test, and saying so loudly beats skipping it quietly.
+        raise AssertionError("this kernel answered every connection: none could be made "
+                             "to hang")
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+
+
+async def test_a_connect_that_hangs_times_out_at_the_connect_timeout(
+        unanswered_port: int) -> None:
+    # timeout=1 s: connect timeout 1 s, the whole exchange's deadline 2 s.
+    async with Fetcher(FetchLimits(timeout=timedelta(seconds=1))) as fetcher:
+        started = time.monotonic()
+        outcome = await fetcher.fetch(f"http://127.0.0.1:{unanswered_port}/feed.xml")
+        elapsed = time.monotonic() - started
+    assert isinstance(outcome, FetchError) and outcome.kind == "timeout"
+    assert outcome.message == "ConnectTimeout"  # not the deadline's "no complete response"
+    assert 0.9 <= elapsed < 1.8
+
+
+class FixedResolver(AbstractResolver):
+    """Name lookups answered here, never by the machine's resolver: a real query would
+    leave 127.0.0.1 (tests must not), and its answer would depend on the network. Names
+    not in `hosts` fail as getaddrinfo fails for a name that does not exist (EAI_NONAME),
+    which is what aiohttp's default resolver raises for one."""
+
+    def __init__(self, hosts: dict[str, str]) -> None:
+        self.hosts = hosts
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        self.asked.append(host)
+        if host not in self.hosts:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [ResolveResult(hostname=host, host=self.hosts[host], port=port,
+                              family=socket.AF_INET, proto=0,
+                              flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a proxy, the proxy would look the name up, and the fetch would reach it.
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+async def test_a_host_that_does_not_resolve_is_a_dns_error() -> None:
+    resolver = FixedResolver({})
+    async with Fetcher(FetchLimits(timeout=timedelta(seconds=2)), resolver=resolver) as fetcher:
+        outcome = await fetcher.fetch("http://feeds.example.invalid/rss")
+    assert isinstance(outcome, FetchError) and outcome.kind == "dns"
+    assert "Name or service not known" in outcome.message
+    assert resolver.asked == ["feeds.example.invalid"]
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+async def test_the_given_resolver_is_the_one_used(server: FeedServer) -> None:
+    resolver = FixedResolver({"feeds.test": "127.0.0.1"})
+    async with Fetcher(FetchLimits(timeout=timedelta(seconds=2)), resolver=resolver) as fetcher:
+        outcome = await fetcher.fetch(f"http://feeds.test:{server.port}/cookie.xml")
+    assert isinstance(outcome, Fetched) and outcome.body == FEED
+    assert server.requests("/cookie.xml")[-1].headers["host"] == f"feeds.test:{server.port}"
