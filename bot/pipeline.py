@@ -239,8 +239,10 @@ async def _poll_in_slot(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
         log.warning("feed %s moved permanently to %s; polling the new address from now on "
                     "(update the config to silence this)", feed.url, outcome.moved_to)
     if isinstance(outcome, NotModified):
-        # No document: the publisher's hint is the one its last document gave.
-        interval = _interval(deps, feed, state, now, hint=state.hint)
+        # No document: the publisher's hint is what its last document (and headers) gave,
+        # or this answer's Cache-Control if it asks for longer.
+        hint = max((h for h in (state.hint, outcome.cache_max_age) if h), default=None)
+        interval = _interval(deps, feed, state, now, hint=hint)
         writes.defer(FeedUpdate(state, FetchUpdate(
             status="not-modified", success=True, etag=outcome.etag,
             last_modified=outcome.last_modified, error=None,

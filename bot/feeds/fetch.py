@@ -60,6 +60,7 @@ class NotModified:
     etag: str | None
     last_modified: str | None
     moved_to: str | None = None
+    cache_max_age: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,8 @@ class Fetcher:
             # A 304 may omit a validator it did not change: keep the one we sent.
             return NotModified(url, response.headers.get("ETag") or etag,
                                response.headers.get("Last-Modified") or last_modified,
-                               moved_to=moved_to)
+                               moved_to=moved_to, cache_max_age=parse_max_age(
+                                   response.headers.get("Cache-Control")))
         if response.status_code >= 400:
             return FetchError(url, "http", f"HTTP {response.status_code}",
                               status=response.status_code,

@@ -297,6 +297,22 @@ async def test_the_publisher_hint_holds_across_304s_until_a_document_drops_it(
     assert state.interval < timedelta(minutes=30)
 
 
+
+async def test_a_304s_cache_control_counts_as_a_hint(deps: PipelineDeps,
+                                                     server: FeedServer) -> None:
+    url = server.url("/a.xml")
+    items = [entry(1, "Old news about tariffs on steel"), entry(2, "Football results")]
+    server.add_feed("/a.xml", items=items, modified_at=NOW - timedelta(hours=1))
+    await run_cycle(deps, NOW)
+    # the same document (same validators), now served with a Cache-Control
+    server.add_feed("/a.xml", items=items, modified_at=NOW - timedelta(hours=1),
+                    headers={"Cache-Control": "max-age=2700"})
+    report = await run_cycle(deps, NOW + timedelta(minutes=5))
+    assert {r.url: r.status for r in report.results}[url] == "not-modified"
+    state = {s.url: s for s in await feed_states(deps.engine)}[url]
+    assert state.interval == timedelta(minutes=45) and state.hint is None
+
+
 async def test_matched_items_get_the_article_text_when_enabled(
         deps: PipelineDeps, server: FeedServer) -> None:
     from bot.feeds.article import ArticleFetcher, ArticleSettings, article_limits
