@@ -24,9 +24,7 @@ from bot.stories import StoryGrouper
 from tests.fakes.feed_server import Fault, FeedEntry, FeedServer
 
 ROOT = Path(__file__).resolve().parents[2]
-# Real time: the command measures "ago" and "in" against its own clock.
-T = datetime.now(UTC).replace(microsecond=0)
-SLACK = timedelta(seconds=90)  # the command runs a little after T
+SLACK = timedelta(seconds=90)  # the command runs a little after the test started
 FEEDS = {"/alpha.xml": "Alpha Wire", "/beta.xml": "Beta Down", "/gamma.xml": "Gamma Static"}
 
 
@@ -84,24 +82,32 @@ def ahead(cell: str) -> timedelta:
 
 
 def within(value: timedelta, low: timedelta, high: timedelta) -> bool:
-    """`value` as the command measured it, a little after T: low - slack <= value <= high
-    for times ahead; the caller passes the bounds as seen at T."""
+    """`value` as the command measured it, a little after `t`: low - slack <= value <= high
+    for times ahead; the caller passes the bounds as seen at the start."""
     return low - SLACK <= value <= high + SLACK
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
+def t() -> datetime:
+    """Real time at the start of the test (not at import: a full suite runs it minutes
+    later): the command measures "ago" and "in" against its own clock."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def server(t: datetime) -> Iterator[FeedServer]:
     with FeedServer() as srv:
-        srv.add_feed("/alpha.xml", items=[story("/alpha.xml", n, T - timedelta(hours=5, minutes=n))
+        srv.add_feed("/alpha.xml", items=[story("/alpha.xml", n, t - timedelta(hours=5, minutes=n))
                                           for n in range(3)])
-        srv.add_feed("/beta.xml", items=[story("/beta.xml", n, T - timedelta(hours=6))
+        srv.add_feed("/beta.xml", items=[story("/beta.xml", n, t - timedelta(hours=6))
                                          for n in range(2)])
-        srv.add_feed("/gamma.xml", items=[story("/gamma.xml", n, T - timedelta(hours=7))
+        srv.add_feed("/gamma.xml", items=[story("/gamma.xml", n, t - timedelta(hours=7))
                                           for n in range(2)])
         yield srv
 
 
-async def test_feeds_table_after_real_polls(server: FeedServer, tmp_path: Path) -> None:
+async def test_feeds_table_after_real_polls(server: FeedServer, tmp_path: Path,
+                                            t: datetime) -> None:
     url = f"sqlite:///{tmp_path / 'newsbot.db'}"
     everything = list(FEEDS)
     engine = create_engine(url)
@@ -119,16 +125,16 @@ async def test_feeds_table_after_real_polls(server: FeedServer, tmp_path: Path) 
                 if status is not None:
                     assert [r.status for r in report.results] == [status], report.results
 
-            await poll(None, T - timedelta(hours=4), None)  # all three seeded
-            server.publish("/alpha.xml", story("/alpha.xml", 3, T - timedelta(hours=3)),
-                           story("/alpha.xml", 4, T - timedelta(hours=3)))
-            await poll("/alpha.xml", T - timedelta(hours=3), "ok")
+            await poll(None, t - timedelta(hours=4), None)  # all three seeded
+            server.publish("/alpha.xml", story("/alpha.xml", 3, t - timedelta(hours=3)),
+                           story("/alpha.xml", 4, t - timedelta(hours=3)))
+            await poll("/alpha.xml", t - timedelta(hours=3), "ok")
             server.set_fault("/beta.xml", Fault.http_status(500))
-            await poll("/beta.xml", T - timedelta(hours=2), "failed")
-            await poll("/beta.xml", T - timedelta(hours=1), "failed")
-            await poll("/gamma.xml", T - timedelta(minutes=30), "not-modified")
-            server.publish("/alpha.xml", story("/alpha.xml", 5, T - timedelta(minutes=15)))
-            await poll("/alpha.xml", T - timedelta(minutes=10), "ok")
+            await poll("/beta.xml", t - timedelta(hours=2), "failed")
+            await poll("/beta.xml", t - timedelta(hours=1), "failed")
+            await poll("/gamma.xml", t - timedelta(minutes=30), "not-modified")
+            server.publish("/alpha.xml", story("/alpha.xml", 5, t - timedelta(minutes=15)))
+            await poll("/alpha.xml", t - timedelta(minutes=10), "ok")
     finally:
         await engine.dispose()
 
@@ -145,7 +151,7 @@ async def test_feeds_table_after_real_polls(server: FeedServer, tmp_path: Path) 
     assert within(ago(alpha["last success"]), timedelta(minutes=10), timedelta(minutes=10))
     assert (alpha["last status"], alpha["items"], alpha["errors"]) == ("ok", "6", "0")
     # New items 1h, then 2h50m apart: a moving average (weight 0.3 for the newest gap)
-    # of 60 and 170 minutes is 93 minutes; polled every half of it, +-10%, from T-10m.
+    # of 60 and 170 minutes is 93 minutes; polled every half of it, +-10%, from t-10m.
     assert alpha["new items every"] == "1h33m"
     assert within(ahead(alpha["next poll"]), timedelta(minutes=-10 + 46.5 * 0.9),
                   timedelta(minutes=-10 + 46.5 * 1.1))
@@ -154,7 +160,7 @@ async def test_feeds_table_after_real_polls(server: FeedServer, tmp_path: Path) 
     assert within(ago(beta["last success"]), timedelta(hours=4), timedelta(hours=4))
     assert beta["last status"] == "failed: http: HTTP 500"
     assert (beta["items"], beta["errors"], beta["new items every"]) == ("2", "2", "-")
-    # Two failures in a row: twice the 1h interval, less up to 15% jitter, from T-1h.
+    # Two failures in a row: twice the 1h interval, less up to 15% jitter, from t-1h.
     assert within(ahead(beta["next poll"]), timedelta(minutes=-60 + 120 * 0.85),
                   timedelta(minutes=-60 + 120))
 
