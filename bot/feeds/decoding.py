@@ -39,6 +39,10 @@ class DecodeError(ValueError):
     """Compressed data that is corrupt or cut short, or a compression not spoken here."""
 
 
+class BudgetExceeded(DecodeError):
+    """A stacked coding's inner stages produced more than the budget allowed."""
+
+
 class Decoder(Protocol):
     def decode(self, data: bytes) -> Iterator[bytes]:
         """The output `data` adds, in pieces of at most about `PIECE_BYTES`; stop
@@ -148,10 +152,17 @@ class BrotliDecoder:
 
 class StackedDecoder:
     """Codings applied one after another ("gzip, br": gzip first), undone last first;
-    each stage gets the previous stage's pieces, so every stage stays bounded."""
+    each stage gets the previous stage's pieces, so every stage stays bounded.
 
-    def __init__(self, outermost_first: list[Decoder]) -> None:
+    The caller's cap sees only the last stage's output, and an inner stage may turn
+    gigabytes into nothing (bytes after a gzip stream's end are dropped; empty blocks
+    decode to nothing), all within one synchronous call: so what passes between stages
+    is counted too, against `budget`."""
+
+    def __init__(self, outermost_first: list[Decoder], budget: int | None = None) -> None:
         self._stages = outermost_first
+        self._budget = budget
+        self._passed = 0  # bytes handed from one stage to the next, so far
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         return self._through(0, data)
@@ -161,6 +172,11 @@ class StackedDecoder:
             yield data
             return
         for piece in self._stages[stage].decode(data):
+            if stage + 1 < len(self._stages):
+                self._passed += len(piece)
+                if self._budget is not None and self._passed > self._budget:
+                    raise BudgetExceeded(f"stacked codings passed over {self._budget} "
+                                         "bytes between stages")
             yield from self._through(stage + 1, piece)
 
     def finish(self) -> None:
@@ -168,10 +184,12 @@ class StackedDecoder:
             stage.finish()
 
 
-def decoder_for(content_encoding: str | None, piece_bytes: int = PIECE_BYTES) -> Decoder:
+def decoder_for(content_encoding: str | None, piece_bytes: int = PIECE_BYTES,
+                budget: int | None = None) -> Decoder:
     """The decoder for a Content-Encoding header value (several headers joined by commas).
     Raises `DecodeError` for a compression not spoken here or too deep a stack; a value
-    that names no compression at all is read as identity."""
+    that names no compression at all is read as identity. `budget` bounds what a stack's
+    inner stages may produce (`StackedDecoder`)."""
     value = content_encoding or ""
     codings = [c for c in (part.strip().lower() for part in value.split(","))
                if c and c != "identity"]
@@ -181,7 +199,7 @@ def decoder_for(content_encoding: str | None, piece_bytes: int = PIECE_BYTES) ->
         raise DecodeError(f"Content-Encoding stacks {len(codings)} codings: "
                           f"{value[:80]!r}")
     stages = [_decoder_for_one(coding, piece_bytes) for coding in reversed(codings)]
-    return stages[0] if len(stages) == 1 else StackedDecoder(stages)
+    return stages[0] if len(stages) == 1 else StackedDecoder(stages, budget)
 
 
 def _decoder_for_one(coding: str, piece_bytes: int) -> Decoder:

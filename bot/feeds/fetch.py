@@ -23,13 +23,15 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 import bot
-from bot.feeds.decoding import DecodeError, decoder_for
+from bot.feeds.decoding import BudgetExceeded, DecodeError, decoder_for
 from bot.feeds.wire import AiohttpTransport, NameResolutionError, TLSError
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver
 
 log = logging.getLogger(__name__)
+
+LONGEST_HEADER_DELAY_SECONDS = 2**31 - 1  # Retry-After and max-age beyond this mean "never"
 
 PROJECT_URL = "https://github.com/newsbot/newsbot"
 DEFAULT_USER_AGENT = f"newsbot/{bot.__version__} (+{PROJECT_URL})"
@@ -246,7 +248,7 @@ async def _read_capped(url: str, response: httpx.Response, cap: int) -> bytes | 
     piece is ever decoded. The wire count is checked on every read, as a stream of empty
     deflate blocks decodes to nothing and would otherwise run until the deadline."""
     try:
-        decoder = decoder_for(response.headers.get("Content-Encoding"))
+        decoder = decoder_for(response.headers.get("Content-Encoding"), budget=cap)
         pieces: list[bytes] = []
         wire = size = 0
         async for data in response.aiter_raw():
@@ -259,6 +261,8 @@ async def _read_capped(url: str, response: httpx.Response, cap: int) -> bytes | 
                     return FetchError(url, "too-large", f"over {cap} bytes decoded")
                 pieces.append(piece)
         decoder.finish()
+    except BudgetExceeded as exc:
+        return FetchError(url, "too-large", str(exc))
     except DecodeError as exc:
         return FetchError(url, "protocol", str(exc))
     return b"".join(pieces)
@@ -276,8 +280,8 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        return _header_seconds(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -292,9 +296,18 @@ def parse_max_age(value: str | None) -> timedelta | None:
         return None
     for part in value.split(","):
         name, _, arg = part.strip().partition("=")
-        if name.lower() == "max-age" and arg.strip().isdigit():
-            return timedelta(seconds=int(arg.strip()))
+        arg = arg.strip()
+        if name.lower() == "max-age" and arg.isascii() and arg.isdigit():
+            return _header_seconds(arg)
     return None
+
+
+def _header_seconds(digits: str) -> timedelta:
+    """A header's delta-seconds, at most `LONGEST_HEADER_DELAY_SECONDS`: RFC 9111 says to read a
+    larger value as the largest one can hold, and timedelta overflows on 10**20."""
+    if len(digits) > len(str(LONGEST_HEADER_DELAY_SECONDS)):
+        return timedelta(seconds=LONGEST_HEADER_DELAY_SECONDS)
+    return timedelta(seconds=min(int(digits), LONGEST_HEADER_DELAY_SECONDS))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -156,6 +156,28 @@ async def test_a_compression_bomb_is_refused_without_inflating_it(
     assert "decoded" in result.message
 
 
+def stacked_bomb(megabytes: int) -> bytes:
+    """br(gzip(a tiny feed) + `megabytes` MiB of zeros after the gzip stream's end): the
+    inner stage drops the zeros, so the last stage's output stays tiny however much the
+    outer one inflates."""
+    compressor = brotli.Compressor(quality=5)
+    out = [compressor.process(gzip.compress(b"<rss version='2.0'><channel/></rss>"))]
+    out += [compressor.process(bytes(1 << 20)) for _ in range(megabytes)]
+    return b"".join([*out, compressor.finish()])
+
+
+async def test_a_stacked_coding_bomb_is_refused(server: FeedServer, fetcher: Fetcher) -> None:
+    """143 bytes that inflate to 64 MiB between the stages of "gzip, br" (a GiB would be
+    a minute of the event loop decoding, with no await for a timeout to fire in)."""
+    server.serve_bytes("/stacked.xml", stacked_bomb(64), headers={
+        "Content-Type": "application/rss+xml", "Content-Encoding": "gzip, br"})
+    with peak_traced() as peak:
+        result = await fetcher.fetch(server.url("/stacked.xml"))
+    assert isinstance(result, FetchError) and result.kind == "too-large", result
+    assert "between stages" in result.message
+    assert peak[0] < 8 * CAP
+
+
 @pytest.mark.parametrize("framing", ["length", "chunked", "close"])
 async def test_compressed_bytes_past_the_cap_are_refused_even_if_they_decode_to_nothing(
         server: FeedServer, fetcher: Fetcher, framing: str) -> None:

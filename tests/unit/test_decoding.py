@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.feeds.decoding import PIECE_BYTES, DecodeError, Decoder, decoder_for
+from bot.feeds.decoding import PIECE_BYTES, BudgetExceeded, DecodeError, Decoder, decoder_for
 
 BODY = b"".join(b'<item><title>Tariffs %d</title><link>https://example.org/%d</link></item>\n'
                 % (n, n) for n in range(2000))  # ~150 KB: several pieces, several reads
@@ -192,3 +192,15 @@ def test_a_value_that_names_no_compression_is_read_as_identity(value: str) -> No
     decoder = decoder_for(value)
     assert list(decoder.decode(b"<rss/>")) == [b"<rss/>"]
     decoder.finish()
+
+
+def test_a_stack_counts_what_passes_between_its_stages() -> None:
+    inner = gzip.compress(b"<rss/>") + bytes(300_000)  # the zeros follow the gzip end
+    body = brotli.compress(inner)
+    unbounded = decoder_for("gzip, br")
+    assert b"".join(unbounded.decode(body)) == b"<rss/>"  # all 300 KB dropped unseen
+    bounded = decoder_for("gzip, br", budget=100_000)
+    with pytest.raises(BudgetExceeded, match="between stages"):
+        b"".join(bounded.decode(body))
+    # within the budget, the same stack decodes as before
+    assert b"".join(decoder_for("gzip, br", budget=400_000).decode(body)) == b"<rss/>"

@@ -14,6 +14,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     ("soon", None),
     ("", None),
     (None, None),
+    ("9" * 30, timedelta(seconds=2**31 - 1)),
 ])
 def test_retry_after(value: str | None, expected: timedelta | None) -> None:
     assert parse_retry_after(value, NOW) == expected
@@ -24,6 +25,8 @@ def test_retry_after(value: str | None, expected: timedelta | None) -> None:
     ("no-cache", None),
     ("max-age=abc", None),
     (None, None),
+    ("max-age=" + "9" * 30, timedelta(seconds=2**31 - 1)),  # "never", not an OverflowError
+    ("max-age=\u00b2", None),  # a digit to str.isdigit, not to int()
 ])
 def test_max_age(value: str | None, expected: timedelta | None) -> None:
     assert parse_max_age(value) == expected
