@@ -36,7 +36,8 @@ _ZONES = {
     "z": 0, "ut": 0, "utc": 0, "gmt": 0, "wet": 0, "bst": 60, "cet": 60, "cest": 120,
     "met": 60, "mest": 120, "mez": 60, "mesz": 120, "eet": 120, "eest": 180, "msk": 180,
     "est": -300, "edt": -240, "cst": -360, "cdt": -300, "mst": -420, "mdt": -360,
-    "pst": -480, "pdt": -420, "jst": 540, "kst": 540, "hkt": 480, "sgt": 480,
+    "pst": -480, "pdt": -420, "et": -300, "ct": -360, "mt": -420, "pt": -480,
+    "jst": 540, "kst": 540, "hkt": 480, "sgt": 480,
     "aest": 600, "aedt": 660,
 }
 _TIME = (r"(?P<hour>\d{1,2})[:.h](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?"
@@ -83,9 +84,10 @@ def _offset(zone: str | None) -> timedelta | None:
         return timedelta(0)
     if zone[0] in "+-":
         digits = zone[1:].replace(":", "")
-        minutes = int(digits[:2]) * 60 + int(digits[2:])
-        if minutes > 14 * 60:
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 14 or minutes >= 60:
             return None
+        minutes += hours * 60
         return timedelta(minutes=-minutes if zone[0] == "-" else minutes)
     return timedelta(minutes=_ZONES.get(zone, 0))
 
@@ -107,6 +109,6 @@ def _build(found: re.Match[str]) -> datetime | None:
         local = datetime(int(found["year"]), month, int(found["day"]), hour,
                          int(found["minute"] or 0), int(found["second"] or 0),
                          tzinfo=timezone(offset))
-    except ValueError:  # 31 February, hour 25...
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):  # 31 February, hour 25, year 1 at +01:00...
         return None
-    return local.astimezone(UTC)

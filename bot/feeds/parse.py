@@ -22,6 +22,7 @@ MAX_TITLE = 1_000
 MAX_HTML = 100_000
 MAX_URL = 2_048
 MAX_GUID = 1_000
+MAX_INT_DIGITS = 9  # a ttl of 10**9 minutes is already 1,900 years
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -31,7 +32,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         parsed = feedparser.parse(body, response_headers=response_headers(url, content_type),
                                   sanitize_html=True, resolve_relative_uris=True)
     except Exception as exc:  # feedparser is fed hostile bytes: contain anything
-        return ParsedFeed(title=None, link=None, items=(),
+        return ParsedFeed(title=None, link=None, items=(), is_feed=False,
                           problem=f"parser crashed: {type(exc).__name__}")
     feed: Any = parsed.get("feed", {})
     entries: list[Any] = list(parsed.get("entries", []))[:MAX_ITEMS]
@@ -46,10 +47,14 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     is_feed = bool(entries or parsed.get("version"))
     if not is_feed:
         problem = f"not a feed ({problem})" if problem else "not a feed"
+    items, unreadable = _items(entries)
+    if unreadable:
+        note = f"{unreadable} unreadable item(s) left out"
+        problem = f"{problem}; {note}" if problem else note
     return ParsedFeed(
         title=_text(feed.get("title"), MAX_TITLE),
         link=_url(feed.get("link")),
-        items=tuple(_item(e) for e in entries),
+        items=items,
         ttl_minutes=_int(feed.get("ttl")),
         update_period=_update_period(feed.get("sy_updateperiod"),
                                      feed.get("sy_updatefrequency")),
@@ -67,6 +72,19 @@ def response_headers(url: str, content_type: str | None) -> dict[str, str]:
     if content_type:
         headers["content-type"] = content_type
     return headers
+
+
+def _items(entries: list[Any]) -> tuple[tuple[ParsedItem, ...], int]:
+    """The entries as items, and how many could not be read: one hostile entry (a date
+    past year 9999, say) costs that entry, not the feed's other items."""
+    items: list[ParsedItem] = []
+    unreadable = 0
+    for entry in entries:
+        try:
+            items.append(_item(entry))
+        except Exception:  # untrusted input meets library code: contain anything
+            unreadable += 1
+    return tuple(items), unreadable
 
 
 def _item(entry: Any) -> ParsedItem:
@@ -114,10 +132,11 @@ def _url(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
+    """A small positive whole number (ttl, sy:updateFrequency), or None."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_INT_DIGITS:
         return None
+    number = int(text)
     return number if number > 0 else None
 
 

@@ -22,6 +22,8 @@ ADAPT_FASTEST = 4  # at most 4x more often than configured
 ADAPT_SLOWEST = 8  # at most 8x less often than configured
 JITTER = 0.1  # +-10%
 RETRY_AFTER_LIMIT = timedelta(days=7)
+LONGEST_HINT = timedelta(days=30)  # <ttl>99999999</ttl> is 190 years
+LONGEST_HINT_MINUTES = int(LONGEST_HINT.total_seconds() // 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +62,11 @@ def updated_gap_average(previous: timedelta | None, last_new_at: datetime | None
 
 def publisher_hint(ttl_minutes: int | None, update_period: timedelta | None,
                    max_age: timedelta | None) -> timedelta | None:
-    """The longest interval the publisher asked for (None when it said nothing)."""
-    hints = [h for h in (timedelta(minutes=ttl_minutes) if ttl_minutes else None,
-                         update_period, max_age) if h]
-    return max(hints) if hints else None
+    """The longest interval the publisher asked for (None when it said nothing), at most
+    `LONGEST_HINT`: max_interval bounds it anyway, and a feed's row stores it."""
+    hints = [h for h in (timedelta(minutes=min(ttl_minutes, LONGEST_HINT_MINUTES))
+                         if ttl_minutes else None, update_period, max_age) if h]
+    return min(max(hints), LONGEST_HINT) if hints else None
 
 
 def jittered(now: datetime, interval: timedelta, key: str, salt: int = 0) -> datetime:

@@ -43,3 +43,17 @@ def test_dates_in_other_forms(text: str, expected: datetime) -> None:
 ])
 def test_what_is_not_a_date_gives_none(text: str | None) -> None:
     assert parse_loose_date(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "lun, 01 gen 0001 00:00:00 +0100",  # before year 1 in UTC
+    "31 dic 9999 23:30 -0100",  # after year 9999 in UTC
+    "16 nov 2022 00:38:15 +0199",  # 99 minutes is no offset
+])
+def test_dates_out_of_range_give_none_not_an_exception(text: str) -> None:
+    assert parse_loose_date(text) is None
+
+
+def test_us_zone_abbreviations() -> None:
+    assert parse_loose_date("March 3, 2025 9:00 AM ET") == datetime(2025, 3, 3, 14, tzinfo=UTC)
+    assert parse_loose_date("March 3, 2025 9:00 AM PT") == datetime(2025, 3, 3, 17, tzinfo=UTC)

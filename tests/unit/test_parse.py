@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.feeds.parse import parse_feed
 
 
@@ -37,3 +39,42 @@ def test_dates_are_aware_utc_and_fields_are_bounded() -> None:
     [item] = feed.items
     assert item.published_at == datetime(2026, 11, 27, 9, tzinfo=UTC)
     assert len(item.title) == 1000
+
+
+def test_a_huge_ttl_is_no_hint_and_no_crash() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title><ttl>99999999999999999999</ttl>'
+            b"<item><title>a</title></item></channel></rss>")
+    parsed = parse_feed(body, "http://127.0.0.1/feed.xml", "application/rss+xml")
+    assert parsed.ttl_minutes is None and len(parsed.items) == 1
+
+
+def test_one_unreadable_item_costs_that_item_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Untrusted entries meet library code; should any one of them raise, the others
+    still come out and the document says what was left out."""
+    from bot.feeds import parse as parse_module
+
+    real = parse_module.parse_loose_date
+
+    def fragile(text: str | None) -> object:
+        if text == "poison":
+            raise OverflowError("date value out of range")
+        return real(text)
+
+    monkeypatch.setattr(parse_module, "parse_loose_date", fragile)
+    body = (b'<rss version="2.0"><channel><title>t</title>'
+            b"<item><title>a</title><pubDate>poison</pubDate></item>"
+            b"<item><title>b</title></item></channel></rss>")
+    parsed = parse_feed(body, "http://127.0.0.1/feed.xml", "application/rss+xml")
+    assert [i.title for i in parsed.items] == ["b"]
+    assert parsed.problem == "1 unreadable item(s) left out" and not parsed.broken
+
+
+def test_a_parser_crash_is_a_broken_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.feeds import parse as parse_module
+
+    def crash(*_: object, **__: object) -> object:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(parse_module.feedparser, "parse", crash)
+    parsed = parse_feed(b"<rss/>", "http://127.0.0.1/feed.xml", "application/rss+xml")
+    assert parsed.broken and parsed.problem == "parser crashed: RecursionError"

@@ -53,6 +53,11 @@ def test_publisher_hint_takes_the_longest(ttl: int | None, period: timedelta | N
     assert publisher_hint(ttl, period, max_age) == expected
 
 
+def test_a_huge_hint_is_bounded() -> None:
+    assert publisher_hint(99_999_999, None, None) == timedelta(days=30)
+    assert publisher_hint(None, None, timedelta(seconds=2**31 - 1)) == timedelta(days=30)
+
+
 def test_jitter_spreads_feeds_within_ten_percent() -> None:
     times = {jittered(NOW, 10 * M, f"https://feed/{i}") for i in range(200)}
     assert len(times) > 150
