@@ -353,7 +353,8 @@ async def _incoming(deps: PipelineDeps, feed: FeedConfig, parsed: Sequence[Parse
             story_key = deps.grouper.assign(StoryCandidate(
                 item_id=key, title=item.title, summary=item.summary, url=link,
                 source=item.source, published_at=published or now))
-        identity = canonical_url(link) if link else text_identity(item.title, item.summary)
+        identity = (canonical_url(link) if link else
+                    text_identity(feed.url, item.title, item.summary, p.published_at))
         out.append(IncomingItem(item=item, canonical_url=identity,
                                 story_key=story_key, matches=matches,
                                 alertable=not seeding and not too_old))

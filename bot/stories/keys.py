@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from datetime import datetime
 
 from bot.stories.urls import is_home_page, url_identity
 
@@ -38,14 +39,19 @@ def item_key(guid: str | None, link: str | None, title: str, summary: str) -> st
     return "hash:" + _text_digest(title, summary)
 
 
-def text_identity(title: str, summary: str) -> str:
-    """What identifies an item without a usable link beyond its key ("text:" + hash of
-    its normalised title and summary), stored where a linked item's canonical URL goes.
+def text_identity(feed_url: str, title: str, summary: str,
+                  published: datetime | None) -> str:
+    """What identifies an item without a usable link beyond its key: "text:" + a hash of
+    its feed, normalised title and summary, and date as the feed gave it; stored where
+    a linked item's canonical URL goes.
 
     Why: some feeds give link-less items a GUID that changes on every fetch. The key
     then differs every time; only the text says it is the same item (a new row and,
-    once the story window has passed, a new alert on every poll, without this)."""
-    return "text:" + _text_digest(title, summary)
+    once the story window has passed, a new alert on every poll, without this). The
+    feed and date keep apart what merely reads the same: another feed's item, or next
+    week's "Flood warning: River Severn" with its own date."""
+    stamp = published.isoformat() if published is not None else ""
+    return "text:" + _text_digest(f"{feed_url}\n{stamp}\n{title}", summary)
 
 
 def _text_digest(title: str, summary: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.stories import canonical_url, item_key, resolve_source_url, url_identity
+from bot.stories import canonical_url, item_key, resolve_source_url, text_identity, url_identity
 from bot.stories.keys import MAX_KEY_LENGTH
 
 # (id, input, expected canonical form)
@@ -235,3 +236,14 @@ def test_canonical_url_is_idempotent_on_generated_urls(
     url = f"{scheme}://{host}/{'/'.join(segments)}?{urlencode(params)}"
     once = canonical_url(url)
     assert canonical_url(once) == once
+
+
+def test_text_identity_is_one_feed_one_date_one_text() -> None:
+    when = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    one = text_identity("https://a.example/rss", "Flood warning", "River  Severn", when)
+    assert one.startswith("text:")
+    assert one == text_identity("https://a.example/rss", "FLOOD WARNING", "River Severn", when)
+    assert one != text_identity("https://b.example/rss", "Flood warning", "River Severn", when)
+    assert one != text_identity("https://a.example/rss", "Flood warning", "River Severn",
+                                when + timedelta(days=7))
+    assert one != text_identity("https://a.example/rss", "Flood warning", "River Severn", None)
