@@ -298,6 +298,20 @@ async def test_the_publisher_hint_holds_across_304s_until_a_document_drops_it(
 
 
 
+async def test_an_absurd_ttl_is_stored_bounded_on_every_database(
+        deps: PipelineDeps, server: FeedServer) -> None:
+    """<ttl>99999999</ttl> (190 years) would not fit PostgreSQL's integer column and
+    would lose the whole cycle's batch of feed rows with it."""
+    server.add_feed("/a.xml", items=[entry(1, "x")], ttl=timedelta(minutes=99_999_999))
+    await run_cycle(deps, NOW)
+    report = await run_cycle(deps, NOW + timedelta(hours=7), poll_all=True)
+    assert {r.status for r in report.results} == {"not-modified"}
+    states = {s.url: s for s in await feed_states(deps.engine)}
+    a, b = states[server.url("/a.xml")], states[server.url("/b.xml")]
+    assert a.hint == timedelta(days=30) and a.interval == deps.config.polling.max_interval
+    assert a.polls == b.polls == 2  # both rows of the batch were written
+
+
 async def test_a_304s_cache_control_counts_as_a_hint(deps: PipelineDeps,
                                                      server: FeedServer) -> None:
     url = server.url("/a.xml")
