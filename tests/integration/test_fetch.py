@@ -340,3 +340,20 @@ async def test_per_host_limit_holds(server: FeedServer) -> None:
         await asyncio.gather(*(fetcher.fetch(server.url("/slowish.xml")) for _ in range(6)))
         elapsed = time.monotonic() - started
     assert elapsed >= 0.85  # 6 requests, 2 at a time, 0.3 s each: three rounds
+
+
+async def test_the_global_limit_holds_across_hosts(server: FeedServer) -> None:
+    """Two host names for the one loopback server: per host, 2 at a time would allow 4
+    at once; the global limit of 2 must still hold."""
+    server.add_feed("/slowish.xml", title="Slowish")
+    server.set_fault("/slowish.xml", Fault.slow_headers(0.3))
+    first = server.url("/slowish.xml")
+    second = first.replace("127.0.0.1", "localhost")
+    assert second != first
+    limits = FetchLimits(timeout=timedelta(seconds=5), per_host=2, max_concurrency=2)
+    async with Fetcher(limits) as fetcher:
+        started = time.monotonic()
+        results = await asyncio.gather(*(fetcher.fetch(url) for url in [first, second] * 3))
+        elapsed = time.monotonic() - started
+    assert all(isinstance(r, Fetched) for r in results), results
+    assert elapsed >= 0.85  # 6 requests, 2 at a time, 0.3 s each: three rounds, not two
