@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/poll.py [--feeds 1000] [--items N] [--cycles 3] [--changed 0.05]
                                    [--concurrency 20] [--no-baseline] [--profile PREFIX]
+                                   [--stall-stacks MS]
 
 What it does, in one run:
 1. starts `tests.fakes.feed_server --synthetic N` in ANOTHER PROCESS (20-50 items per feed,
@@ -26,7 +27,9 @@ event-loop stall (a 10 ms ticker's worst lateness) and peak RSS (ru_maxrss, a hi
 mark for the whole process). Figures, not pass/fail timings. Where the time goes:
 each row splits its CPU into the event-loop thread, the database threads and the rest
 (the parse thread), and counts SQL statements; `--profile PREFIX` writes cProfile stats
-(CPU time) of the first and last steady cycle (loop thread).
+(CPU time) of the first and last steady cycle (loop thread); `--stall-stacks MS` prints,
+per row, where the event loop was whenever it was over MS late (stack samples taken by a
+watchdog thread, bench/stalls.py) and every garbage collection over MS/2.
 
 The server process is always stopped, also on error, Ctrl-C or SIGTERM.
 """
@@ -59,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `bot` imports from here
 
+from bench.stalls import StallSampler  # noqa: E402
 from tests.support.processes import cpu_seconds, stat_cpu_seconds, url_child  # noqa: E402
 
 # Everything in this benchmark is on one host (127.0.0.1), so the product's politeness
@@ -158,12 +162,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def _ticker(worst: list[float], period: float = 0.010) -> None:
+async def _ticker(worst: list[float], sampler: StallSampler | None,
+                  period: float = 0.010) -> None:
     loop = asyncio.get_running_loop()
     while True:
         start = loop.time()
         await asyncio.sleep(period)
         worst[0] = max(worst[0], loop.time() - start - period)
+        if sampler is not None:
+            sampler.beat()
+
+
+# --stall-stacks MS: sample the loop thread's stack whenever it is that late
+STALL_STACKS_MS: list[float | None] = [None]
 
 
 async def measure(label: str, server: Server, work: Callable[[], Awaitable[str]]) -> Row:
@@ -171,7 +182,10 @@ async def measure(label: str, server: Server, work: Callable[[], Awaitable[str]]
     before = server.stats()
     server_cpu0 = server.cpu_seconds()
     worst = [0.0]
-    ticker = asyncio.create_task(_ticker(worst))
+    sampler = StallSampler(STALL_STACKS_MS[0]) if STALL_STACKS_MS[0] is not None else None
+    ticker = asyncio.create_task(_ticker(worst, sampler))
+    if sampler is not None:
+        sampler.start()
     await asyncio.sleep(0)  # let the ticker take its first timestamp
     threads0 = thread_cpu()
     statements0 = SQL_STATEMENTS[0]
@@ -181,6 +195,10 @@ async def measure(label: str, server: Server, work: Callable[[], Awaitable[str]]
     finally:
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         ticker.cancel()
+        if sampler is not None:
+            sampler.stop()
+            print(f"  {label}: where the loop stalled over {STALL_STACKS_MS[0]:.0f} ms\n"
+                  f"{sampler.report()}", file=sys.stderr)
     cpu_loop, cpu_db = split_cpu(threads0, thread_cpu())
     server_cpu = server.cpu_seconds() - server_cpu0
     after = server.stats()
@@ -237,7 +255,7 @@ async def run_bot(server: Server, args: argparse.Namespace, rows: list[Row]) -> 
 
     from bot import config as config_module
     from bot.feeds.fetch import Fetcher, FetchLimits, NotModified
-    from bot.ops.heap import settle_heap
+    from bot.ops.heap import freeze_survivors, settle_heap
     from bot.pipeline import CycleReport, PipelineDeps, run_cycle
     from bot.store import chats as chat_store
     from bot.store.engine import create_engine, migrate
@@ -271,6 +289,7 @@ async def run_bot(server: Server, args: argparse.Namespace, rows: list[Row]) -> 
                 def cycle(at: datetime) -> Callable[[], Awaitable[str]]:
                     async def work() -> str:
                         report: CycleReport = await run_cycle(deps, at)
+                        freeze_survivors()  # as Service.poll does after each cycle
                         if len(report.results) != args.feeds:
                             raise RuntimeError(f"only {len(report.results)} feeds were due")
                         return (f"{report.count('ok')} ok, {report.count('not-modified')} "
@@ -445,8 +464,12 @@ def main() -> int:
     parser.add_argument("--profile", metavar="PREFIX",
                         help="write cProfile stats of the first and last steady cycle to "
                         "PREFIX.first / PREFIX.steady (the loop thread only; adds overhead)")
+    parser.add_argument("--stall-stacks", metavar="MS", type=float,
+                        help="print where the event loop was whenever it stalled over MS "
+                        "milliseconds (stack samples, per measured run; to stderr)")
     parser.add_argument("--naive-child", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    STALL_STACKS_MS[0] = args.stall_stacks
     if args.naive_child:
         naive_child(args.naive_child, args.feeds)
         return 0
