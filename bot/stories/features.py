@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bot.stories import lexicon as lx
 from bot.stories.text import STOPWORDS, clean_title, plain_words, stem, words
@@ -52,19 +53,32 @@ def extract_features(title: str, summary: str = "", source: str = "") -> Feature
     courts = _courts(raw)
     return Features(
         key=" ".join(raw),
-        title=title_set,
-        lead=lead_set,
-        numbers=_numbers(cleaned),
-        dates=_dates(raw),
-        countries=countries,
+        title=_shared(title_set),
+        lead=_shared(lead_set),
+        numbers=_shared(_numbers(cleaned)),
+        dates=_shared(_dates(raw)),
+        countries=_shared(countries),
         actor=_actor(stems, positions),
-        stances=_stances(raw, stems, courts),
-        courts=courts,
-        entities=_entities(cleaned),
-        sectors=frozenset(lx.SECTOR_WORDS[w] for w in raw if w in lx.SECTOR_WORDS),
+        stances=_shared(_stances(raw, stems, courts)),
+        courts=_shared(courts),
+        entities=_shared(_entities(cleaned)),
+        sectors=_shared(frozenset(lx.SECTOR_WORDS[w] for w in raw if w in lx.SECTOR_WORDS)),
         legal_stage=_legal_stage(raw, stems, courts),
         truncated=truncated,
     )
+
+
+_EMPTY: frozenset[Any] = frozenset()
+_Element = TypeVar("_Element")
+
+
+def _shared(found: frozenset[_Element]) -> frozenset[_Element]:
+    """An empty feature set as THE empty set. Most of an item's nine sets are empty, and
+    every separate one is an object the garbage collector walks on each full collection
+    (CPython has no empty-frozenset singleton): the story window's sets were 33,000 of a
+    1,000-feed bot's 48,000 collectable objects, and full collections took up to 160 ms
+    with 5,000 feeds (bench/poll.py --stall-stacks)."""
+    return found if found else _EMPTY
 
 
 _CAPITALISED = re.compile(r"[A-Z][\w&.-]*")
