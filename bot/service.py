@@ -32,7 +32,7 @@ from bot.feeds.article import ArticleFetcher, article_limits
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.feeds.incremental import SeenItemsMemory
 from bot.ops.health import decide_health
-from bot.ops.heap import settle_heap
+from bot.ops.heap import freeze_survivors, settle_heap, sweep_frozen
 from bot.ops.metrics import Metrics
 from bot.pipeline import CycleReport, PipelineDeps, restore_stories, run_cycle
 from bot.store import chats as chat_store
@@ -216,6 +216,7 @@ class Service:
                 self.metrics.observe_matches(result.matched_topics)
             if report.results:
                 log.info("%s", report.summary())
+            freeze_survivors()
         if report.alerts_queued:
             await self.drain()
         return report
@@ -308,7 +309,8 @@ class Service:
         retention = self.config.retention
         report = await prune(self.engine, self.clock(), retention.keep_items,
                              retention.keep_keys)
-        log.info("retention: %s", report.summary())
+        log.info("retention: %s; %d unreachable objects collected", report.summary(),
+                 sweep_frozen())
         return report
 
     async def drain(self) -> DrainReport | None:

@@ -9,7 +9,7 @@ import weakref
 
 import pytest
 
-from bot.ops.heap import limit_malloc_arenas, settle_heap
+from bot.ops.heap import freeze_survivors, limit_malloc_arenas, settle_heap, sweep_frozen
 
 
 class Node:
@@ -28,6 +28,40 @@ def test_start_up_objects_are_frozen_and_later_cycles_still_collected() -> None:
         assert gone() is None
     finally:
         gc.unfreeze()  # leave the test process as it was
+
+
+class Leaf:
+    pass
+
+
+def test_survivors_of_a_cycle_are_frozen_and_still_freed_when_dropped() -> None:
+    try:
+        state = [Leaf() for _ in range(100)]  # what a poll cycle leaves alive
+        frozen = freeze_survivors()
+        assert frozen >= 100 and gc.get_freeze_count() == frozen
+        gen2_before = len(gc.get_objects(generation=2))
+        assert not any(o is state for o in gc.get_objects())  # out of the collector's reach
+        gone = weakref.ref(state[0])
+        state.clear()  # dropped: freed by its reference count, frozen or not
+        assert gone() is None
+        assert len(gc.get_objects(generation=2)) <= gen2_before
+    finally:
+        gc.unfreeze()
+
+
+def test_a_cycle_that_died_frozen_is_collected_by_the_daily_sweep() -> None:
+    try:
+        node = Node()
+        gone = weakref.ref(node)
+        freeze_survivors()
+        del node
+        gc.collect()
+        assert gone() is not None  # frozen garbage: full collections skip it
+        assert sweep_frozen() >= 1
+        assert gone() is None
+        assert gc.get_freeze_count() > 0  # the survivors are frozen again
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
