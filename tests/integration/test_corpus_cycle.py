@@ -7,7 +7,6 @@ items of every well-formed real news feed are stored."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,24 +25,19 @@ from bot.pipeline import PipelineDeps, run_cycle
 from bot.store.feeds import feed_states, sync_feeds
 from bot.store.schema import items
 from bot.stories import StoryGrouper, canonical_url, resolve_source_url
-from tests.fakes.feed_server import (
-    CORPUS_DIR,
-    FEEDPARSER_CASES_DIR,
-    FeedServer,
-    read_feedparser_case,
+from tests.fakes.feed_server import FeedServer, read_feedparser_case
+from tests.support.corpus_feeds import (
+    NEWS_DIR,
+    case_path,
+    feedparser_cases,
+    news_index,
+    news_path,
+    serve_corpus,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-NEWS = CORPUS_DIR / "news-feeds"
 NOW = datetime.now(UTC).replace(microsecond=0)
-FEED_SUFFIXES = (".xml", ".json", ".rdf", ".atom", ".rss")
 MAX_ITEMS = 500  # bot.feeds.parse keeps the first 500 items of a document
-
-
-def news_index() -> list[dict[str, object]]:
-    data = json.loads((NEWS / "_index.json").read_text())
-    assert isinstance(data, list) and len(data) >= 80
-    return data
 
 
 def well_formed_news() -> list[str]:
@@ -52,28 +46,18 @@ def well_formed_news() -> list[str]:
             if not e["bozo"] and int(str(e["entries"])) > 0]
 
 
-def feedparser_cases() -> list[Path]:
-    return [f for f in sorted(FEEDPARSER_CASES_DIR.rglob("*"))
-            if f.is_file() and f.suffix in FEED_SUFFIXES]
-
-
 @pytest.fixture(scope="module")
 def corpus_server() -> Iterator[FeedServer]:
     with FeedServer() as server:
-        for entry in news_index():
-            name = str(entry["file"])
-            server.serve_bytes(f"/news/{name}", (NEWS / name).read_bytes(),
-                               headers={"Content-Type": "application/xml"})
-        for file in feedparser_cases():
-            server.serve_feedparser_case(f"/fp/{file.relative_to(FEEDPARSER_CASES_DIR)}", file)
+        serve_corpus(server)
         yield server
 
 
 async def test_the_whole_corpus_in_one_cycle(corpus_server: FeedServer,
                                              sqlite_engine: AsyncEngine,
                                              caplog: pytest.LogCaptureFixture) -> None:
-    paths = ([f"/news/{e['file']}" for e in news_index()]
-             + [f"/fp/{f.relative_to(FEEDPARSER_CASES_DIR)}" for f in feedparser_cases()])
+    paths = ([news_path(str(e["file"])) for e in news_index()]
+             + [case_path(f) for f in feedparser_cases()])
     assert len(paths) > 2100
     base = config_module.load(ROOT / "config" / "newsbot.toml")
     feeds = tuple(FeedConfig(url=corpus_server.url(p), name=p.rsplit("/", 1)[-1][:200],
@@ -109,7 +93,7 @@ async def test_the_whole_corpus_in_one_cycle(corpus_server: FeedServer,
         case = read_feedparser_case(file)
         headers = {k.lower(): v for k, v in case.headers}
         entries = feedparser.parse(file.read_bytes(), response_headers=headers).entries
-        result = by_url[corpus_server.url(f"/fp/{file.relative_to(FEEDPARSER_CASES_DIR)}")]
+        result = by_url[corpus_server.url(case_path(file))]
         if entries and result.status != "ok":
             wrong.append(f"{file.name}: {len(entries)} entries, but {result.error}")
     assert wrong == [], wrong[:10]
@@ -132,12 +116,12 @@ async def test_the_whole_corpus_in_one_cycle(corpus_server: FeedServer,
         per_feed[r.feed_id] = per_feed.get(r.feed_id, 0) + 1
     missing: list[str] = []
     for name in well_formed_news():
-        url = corpus_server.url(f"/news/{name}")
+        url = corpus_server.url(news_path(name))
         result, state = by_url[url], states[url]
         assert result.status == "ok", (name, result.error)
         # (no "> 0": which of two copies of one article is stored first is a race)
         assert result.new_items == state.item_count == per_feed.get(state.id, 0), name
-        parsed = feedparser.parse((NEWS / name).read_bytes())
+        parsed = feedparser.parse((NEWS_DIR / name).read_bytes())
         for entry in parsed.entries[:MAX_ITEMS]:
             guid = str(entry.get("id") or "").strip()
             link = str(entry.get("link") or "").strip()

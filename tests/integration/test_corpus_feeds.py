@@ -6,11 +6,9 @@ feeds come out with titles, links and dates."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +16,14 @@ from bot.feeds.fetch import Fetched, Fetcher, FetchError, FetchLimits, NotModifi
 from bot.feeds.parse import parse_feed
 from bot.model import ParsedFeed
 from tests.fakes.feed_server import FeedServer
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-NEWS = CORPUS / "news-feeds"
-FEEDPARSER = CORPUS / "feedparser-tests"
+from tests.support.corpus_feeds import (
+    NEWS_DIR,
+    case_path,
+    feedparser_cases,
+    news_index,
+    news_path,
+    serve_corpus,
+)
 
 # Real feeds where "every item has a title, a link and a date" cannot hold, and why.
 NOT_FEEDS = {
@@ -44,12 +46,6 @@ UNDATED = {
 NO_ITEMS = {"dailymail-worldnews-2017-01-07-nodecl.xml": "the channel was saved with no items"}
 
 
-def news_index() -> list[dict[str, object]]:
-    data = json.loads((NEWS / "_index.json").read_text())
-    assert isinstance(data, list)
-    return data
-
-
 async def fetch_and_parse(server: FeedServer, paths: list[str]) -> dict[str, ParsedFeed | str]:
     results: dict[str, ParsedFeed | str] = {}
     async with Fetcher(FetchLimits(timeout=timedelta(seconds=10), max_concurrency=16,
@@ -69,24 +65,17 @@ async def fetch_and_parse(server: FeedServer, paths: list[str]) -> dict[str, Par
 @pytest.fixture(scope="module")
 def corpus_server() -> Iterator[FeedServer]:
     with FeedServer() as server:
-        for entry in news_index():
-            name = str(entry["file"])
-            server.serve_bytes(f"/news/{name}", (NEWS / name).read_bytes(),
-                               headers={"Content-Type": "application/xml"})
-        for file in sorted(FEEDPARSER.rglob("*")):
-            if file.is_file() and file.suffix in (".xml", ".json", ".rdf", ".atom", ".rss"):
-                rel = file.relative_to(FEEDPARSER).as_posix()
-                server.serve_feedparser_case(f"/fp/{rel}", file)
+        serve_corpus(server)
         yield server
 
 
 async def test_real_news_feeds_give_titles_links_and_dates(corpus_server: FeedServer) -> None:
     index = news_index()
-    results = await fetch_and_parse(corpus_server, [f"/news/{e['file']}" for e in index])
+    results = await fetch_and_parse(corpus_server, [news_path(str(e["file"])) for e in index])
     problems = []
     for entry in index:
         name = str(entry["file"])
-        parsed = results[f"/news/{name}"]
+        parsed = results[news_path(name)]
         assert isinstance(parsed, ParsedFeed), f"{name}: {parsed}"
         if name in NOT_FEEDS:
             assert parsed.items == () and parsed.problem, name
@@ -110,15 +99,14 @@ def test_the_undated_feeds_really_have_no_item_dates() -> None:
     """UNDATED is a list of what the feeds lack, not of what the parser misses."""
     date_tags = re.compile(rb"<(pubDate|dc:date|published|updated|dcterms:\w+)\b")
     for name, (count, _) in UNDATED.items():
-        body = (NEWS / name).read_bytes()
+        body = (NEWS_DIR / name).read_bytes()
         items = re.findall(rb"<item\b.*?</item>", body, re.S)
         assert sum(1 for i in items if not date_tags.search(i)) == count, name
 
 
 async def test_every_feedparser_case_fetches_and_parses_without_crashing(
         corpus_server: FeedServer) -> None:
-    paths = [f"/fp/{f.relative_to(FEEDPARSER).as_posix()}" for f in sorted(FEEDPARSER.rglob("*"))
-             if f.is_file() and f.suffix in (".xml", ".json", ".rdf", ".atom", ".rss")]
+    paths = [case_path(f) for f in feedparser_cases()]
     assert len(paths) > 2000
     results = await fetch_and_parse(corpus_server, paths)
     failures = {p: r for p, r in results.items() if isinstance(r, str)}
