@@ -476,9 +476,11 @@ def main() -> int:
 
     # SIGTERM -> SystemExit, so the `finally` that stops the server process runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from bot.ops.gil import favour_the_event_loop
     from bot.ops.heap import limit_malloc_arenas
 
     limit_malloc_arenas()  # as `newsbot` does before any thread starts
+    favour_the_event_loop()  # as `newsbot` does
     started = time.perf_counter()
     print(f"poll benchmark: {args.feeds} synthetic feeds "
           f"({args.items or '20-50'} items each), 1 first + {args.cycles} steady cycles, "

@@ -18,6 +18,7 @@ from bot.cli import offline, operate
 from bot.cli.common import EXIT_CONFIG, EXIT_FAILURE, duration_arg, iso_date, log
 from bot.errors import AlreadyRunningError, ConfigError, StartupError, StoreError
 from bot.logs import configure_logging
+from bot.ops.gil import favour_the_event_loop
 from bot.ops.heap import limit_malloc_arenas
 
 Handler = Callable[[argparse.Namespace, config_module.AppConfig, Mapping[str, str]], int]
@@ -35,6 +36,7 @@ _NO_CONFIG: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     limit_malloc_arenas()  # before any thread starts
+    favour_the_event_loop()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
