@@ -219,3 +219,21 @@ async def test_group_migration_moves_settings_and_queue(engine: AsyncEngine) -> 
 async def test_naive_datetimes_are_refused(engine: AsyncEngine) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         await chat_store.ensure_chat(engine, 1, "private", "x", datetime(2026, 1, 1))
+
+
+async def test_a_batch_of_many_feeds_rows_is_written_and_read_whole(engine: AsyncEngine) -> None:
+    """More rows than one turn of the event loop handles (ROWS_PER_TURN): every one is
+    written by the batched update and read back, in order."""
+    from bot.store.feeds import ROWS_PER_TURN, apply_fetch_updates
+
+    count = ROWS_PER_TURN * 2 + 7
+    urls = [f"http://127.0.0.1:1/{n}.xml" for n in range(count)]
+    await sync_feeds(engine, [(u, f"Feed {n}") for n, u in enumerate(urls)])
+    states = await feed_states(engine)
+    assert [s.url for s in states] == urls
+    async with engine.begin() as conn:
+        await apply_fetch_updates(conn, [(s, ok_update(etag=f'"{s.id}"'), 0) for s in states],
+                                  NOW)
+    after = await feed_states(engine)
+    assert [(s.polls, s.last_status, s.etag) for s in after] == [
+        (1, "ok", f'"{s.id}"') for s in states]
