@@ -167,7 +167,7 @@ async def _poll_all(polls: list[Coroutine[None, None, FeedResult]]
             if n and n % LAUNCH_BATCH == 0:
                 await asyncio.sleep(0)
             tasks.append(asyncio.ensure_future(poll))
-    except BaseException:  # cancelled while launching: stop what runs, drop the rest
+    except asyncio.CancelledError:  # cancelled while launching: stop what runs, drop the rest
         for task in tasks:
             task.cancel()
         for poll in polls[len(tasks):]:
@@ -187,7 +187,7 @@ class CycleContext:
     Here feeds take turns on an asyncio lock instead (PostgreSQL writers still run
     concurrently). A 304 brings no items, so its feed-row update is kept and written
     with all the others in one transaction at the end of the cycle (`flush`); so is
-    the row of a seeded feed whose items were saved (one executemany, not a statement
+    the row of a seeded feed whose items were saved (executemany, not a statement
     per feed).
 
     Parsing runs on ONE worker thread of the cycle: feedparser holds the GIL, so more

@@ -216,7 +216,7 @@ class Service:
                 self.metrics.observe_matches(result.matched_topics)
             if report.results:
                 log.info("%s", report.summary())
-            freeze_survivors()
+                log.debug("%d objects frozen after the cycle", freeze_survivors())
         if report.alerts_queued:
             await self.drain()
         return report
@@ -307,11 +307,16 @@ class Service:
     async def prune(self) -> PruneReport:
         """Daily retention: old items and settled deliveries go, dedupe keys stay."""
         retention = self.config.retention
-        report = await prune(self.engine, self.clock(), retention.keep_items,
-                             retention.keep_keys)
-        log.info("retention: %s; %d unreachable objects collected", report.summary(),
-                 sweep_frozen())
-        return report
+        try:
+            report = await prune(self.engine, self.clock(), retention.keep_items,
+                                 retention.keep_keys)
+            log.info("retention: %s", report.summary())
+            return report
+        finally:
+            # Also when pruning failed; and never in the middle of a poll cycle, whose
+            # objects in use would be frozen again and which the pause would stall.
+            async with self._cycle_lock:
+                log.info("heap: %d unreachable objects collected", sweep_frozen())
 
     async def drain(self) -> DrainReport | None:
         if self.drainer is None or self._drain_lock.locked():

@@ -4,6 +4,7 @@ Telegram Bot API emulator."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,15 @@ from bot.store.engine import create_engine, migrate
 from tests.support.databases import POSTGRES_ENV, database_url, postgres_base_url
 
 DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen_heap() -> Iterator[None]:
+    """A test that runs a Service (or settles the heap) freezes what is alive; give it
+    back to the collector after, or the rest of the session never collects the garbage
+    cycles (and their ResourceWarnings) of everything that test left frozen."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(params=DATABASES)

@@ -42,7 +42,8 @@ def freeze_survivors() -> int:
 def sweep_frozen() -> int:
     """Once a day: give every frozen object back to the collector, collect everything
     once (reference cycles that died while frozen), and freeze the survivors again.
-    One full collection's pause (~100 ms at 5,000 feeds) a day. Returns objects freed."""
+    One full collection's pause a day, start-up objects included (~50 ms at 1,000
+    feeds, bench/poll.py). Returns the objects freed."""
     gc.unfreeze()
     freed = gc.collect()
     gc.freeze()

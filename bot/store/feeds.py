@@ -187,8 +187,9 @@ async def apply_fetch_update(conn: AsyncConnection, state: FeedState, upd: Fetch
 async def apply_fetch_updates(conn: AsyncConnection,
                               polls: Sequence[tuple[FeedState, FetchUpdate, int]],
                               now: datetime) -> None:
-    """Many feeds' poll results (state, update, new items): one executemany per shape of
-    update instead of a statement (and a transaction) per feed."""
+    """Many feeds' poll results (state, update, new items): executemany per shape of
+    update (in slices of `ROWS_PER_TURN` rows) instead of a statement (and a
+    transaction) per feed."""
     shapes: defaultdict[tuple[tuple[str, ...], tuple[tuple[str, int], ...]],
                         list[dict[str, object]]] = defaultdict(list)
     for state, upd, new_items in polls:

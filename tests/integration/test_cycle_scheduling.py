@@ -6,18 +6,22 @@ the witness), a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import config as config_module
 from bot.feeds.fetch import Fetcher, FetchLimits
 from bot.pipeline import PipelineDeps, run_cycle
 from bot.service import Service, Settings
+from bot.store.engine import create_engine
 from bot.store.feeds import feed_states, sync_feeds
 from bot.stories import StoryGrouper
 from tests.fakes.feed_server import Fault, FeedServer
@@ -160,3 +164,48 @@ async def test_feeds_with_one_interval_get_spread_next_polls(
     assert sorted(r.url for r in later.results) == early
     assert 0 < len(early) < 20
     assert len(server.requests()) == len(early)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+async def test_the_daily_sweep_waits_for_a_running_cycle_and_runs_even_if_pruning_fails(
+        server: FeedServer, tmp_path: Path) -> None:
+    paths = server.add_synthetic_feeds(2, items=3)
+    server.set_fault(paths[0], Fault.slow_headers(SLOW_SECONDS))
+    cfg = config_for(server, paths, path=tmp_path / "newsbot.toml")
+    service = Service(cfg, Settings(database_url=f"sqlite:///{tmp_path / 'newsbot.db'}",
+                                    telegram_token=None, telegram_api_url="http://127.0.0.1:9"),
+                      clock=lambda: NOW)
+    await service.open()
+    try:
+        dead = _Cycle()
+        gone = weakref.ref(dead)
+        gc.freeze()  # as if it had died after a cycle froze it
+        del dead
+        cycle = asyncio.create_task(service.poll())
+        await asyncio.sleep(0)  # the cycle holds its lock
+        sweep = asyncio.create_task(service.prune())
+        await asyncio.sleep(0.2)
+        assert gone() is not None and not cycle.done()  # the sweep waits for the cycle
+        await cycle
+        await sweep
+        assert gone() is None
+        # pruning that fails still sweeps
+        again = _Cycle()
+        gone = weakref.ref(again)
+        gc.freeze()
+        del again
+        working = service.engine
+        service.engine = create_engine("sqlite:////nonexistent-dir/forbidden.db")
+        try:
+            with pytest.raises(OperationalError):
+                await service.prune()
+        finally:
+            await service.engine.dispose()
+            service.engine = working
+        assert gone() is None
+    finally:
+        await service.close()

@@ -37,7 +37,11 @@ class Leaf:
 def test_survivors_of_a_cycle_are_frozen_and_still_freed_when_dropped() -> None:
     try:
         state = [Leaf() for _ in range(100)]  # what a poll cycle leaves alive
+        dead = Node()  # a garbage cycle the cycle left behind: collected, not frozen
+        dead_ref = weakref.ref(dead)
+        del dead
         frozen = freeze_survivors()
+        assert dead_ref() is None
         assert frozen >= 100 and gc.get_freeze_count() == frozen
         gen2_before = len(gc.get_objects(generation=2))
         assert not any(o is state for o in gc.get_objects())  # out of the collector's reach
