@@ -30,6 +30,7 @@ from bot.feeds.schedule import (
     Bounds,
     backoff,
     jittered,
+    longest_hint,
     next_interval,
     publisher_hint,
     retry_hold,
@@ -264,7 +265,7 @@ async def _poll_in_slot(deps: PipelineDeps, feed: FeedConfig, state: FeedState,
     if isinstance(outcome, NotModified):
         # No document: the publisher's hint is what its last document (and headers) gave,
         # or this answer's Cache-Control if it asks for longer.
-        hint = max((h for h in (state.hint, outcome.cache_max_age) if h), default=None)
+        hint = longest_hint(state.hint, outcome.cache_max_age)
         interval = _interval(deps, feed, state, now, hint=hint)
         writes.defer(FeedUpdate(state, FetchUpdate(
             status="not-modified", success=True, etag=outcome.etag,

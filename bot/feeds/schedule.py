@@ -62,11 +62,16 @@ def updated_gap_average(previous: timedelta | None, last_new_at: datetime | None
 
 def publisher_hint(ttl_minutes: int | None, update_period: timedelta | None,
                    max_age: timedelta | None) -> timedelta | None:
-    """The longest interval the publisher asked for (None when it said nothing), at most
+    """The longest interval the publisher asked for in a document and its headers."""
+    ttl = timedelta(minutes=min(ttl_minutes, LONGEST_HINT_MINUTES)) if ttl_minutes else None
+    return longest_hint(ttl, update_period, max_age)
+
+
+def longest_hint(*hints: timedelta | None) -> timedelta | None:
+    """The longest of the hints given (None when there are none), at most
     `LONGEST_HINT`: max_interval bounds it anyway, and a feed's row stores it."""
-    hints = [h for h in (timedelta(minutes=min(ttl_minutes, LONGEST_HINT_MINUTES))
-                         if ttl_minutes else None, update_period, max_age) if h]
-    return min(max(hints), LONGEST_HINT) if hints else None
+    given = [h for h in hints if h]
+    return min(max(given), LONGEST_HINT) if given else None
 
 
 def jittered(now: datetime, interval: timedelta, key: str, salt: int = 0) -> datetime:
